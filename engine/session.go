@@ -1,0 +1,545 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/reddot-dev/reddot"
+)
+
+// ErrSlowConsumer closes a connection whose queue overflowed; the client
+// resumes from its last cursor.
+var ErrSlowConsumer = reddot.Errorf("slow_consumer", "connection fell too far behind; reconnect with your last cursor")
+
+// SubscribeRequest describes what a connection reads.
+type SubscribeRequest struct {
+	Topics     []string
+	Since      string // opaque cursor; empty starts at the current head
+	Inbox      bool   // include the user's inbox and broadcast (authenticated only)
+	Transport  string // for stats: "sse", "ws", "poll", …
+	AllowEmpty bool   // topics may be added later (WebSocket)
+}
+
+// Out is one event ready to encode, with the subscription's cursor after it.
+type Out struct {
+	Event  *reddot.Event
+	Cursor []byte
+}
+
+// AppendJSON appends the complete event JSON, cursor included.
+func (o Out) AppendJSON(b []byte) []byte { return o.AppendJSONWith(b, "") }
+
+// AppendJSONWith is AppendJSON with extra leading members, e.g. `"op":"event",`.
+func (o Out) AppendJSONWith(b []byte, members string) []byte {
+	enc := o.Event.Encoded()
+	b = append(b, '{')
+	b = append(b, members...)
+	b = append(b, enc[1:]...)
+	b = append(b, `,"cursor":"`...)
+	b = append(b, o.Cursor...)
+	return append(b, `"}`...)
+}
+
+// Session is one subscription: it joins the hub, catches up from the store
+// by cursor, and yields each event exactly once, in seq order per topic.
+// Next, TryNext, Subscribe and Unsubscribe may be called from different
+// goroutines; Next and TryNext must not run concurrently with each other.
+type Session struct {
+	eng       *Engine
+	principal *reddot.Principal
+	user      string
+	counter   *atomic.Int64
+
+	mu        sync.Mutex
+	queue     []*reddot.Event
+	spare     []*reddot.Event
+	cmds      []command
+	err       error
+	resyncReq bool
+	joined    []string // topics registered with the hub
+	wake      chan struct{}
+
+	// Owned by the consumer (Next/TryNext).
+	pending []Out
+	pos     []*position
+	page    int // events per catch-up step; 0 means Options.ReplayPage
+}
+
+// SetPage bounds the events one catch-up step reads from the store; polls
+// use it to cap an answer. Call it from the consumer goroutine.
+func (s *Session) SetPage(n int) { s.page = n }
+
+type position struct {
+	topic     string
+	seq       uint64
+	delivered bool
+	fill      bool
+}
+
+type command struct {
+	add    []string
+	remove []string
+	since  *reddot.Cursor
+	reset  bool
+	done   chan error // closed (after an optional error) once applied
+}
+
+// Subscribe opens a session. Errors: EINVALID (topic or cursor),
+// EUNAUTHORIZED/EFORBIDDEN (access), EUNAVAILABLE (shutting down).
+func (e *Engine) Subscribe(ctx context.Context, p *reddot.Principal, req SubscribeRequest) (*Session, error) {
+	topics, err := e.readable(p, req.Topics)
+	if err != nil {
+		return nil, err
+	}
+	if req.Inbox && !p.Anonymous() {
+		topics = appendNew(topics, reddot.InboxTopic(p.User), reddot.BroadcastTopic)
+	}
+	if len(topics) == 0 && !req.AllowEmpty {
+		if p.Anonymous() {
+			return nil, reddot.Errorf(reddot.EINVALID, "no topics to read: give topics=a,b")
+		}
+		return nil, reddot.Errorf(reddot.EINVALID, "no topics to read: give topics=a,b or leave the inbox on")
+	}
+	cmd, err := e.positionCommand(p, topics, req.Since)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{eng: e, principal: p, user: p.User, wake: make(chan struct{}, 1)}
+	// Join the hub and fix positions before returning, so that "subscribed"
+	// means every later publish is seen.
+	out, err := s.apply(ctx, cmd)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.pending = out
+	s.counter = e.connCounter(req.Transport)
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		s.Close()
+		return nil, ErrShuttingDown
+	}
+	e.sessions[s] = struct{}{}
+	s.counter.Add(1)
+	e.mu.Unlock()
+	return s, nil
+}
+
+func (e *Engine) readable(p *reddot.Principal, topics []string) ([]string, error) {
+	out := make([]string, 0, len(topics)+2)
+	for _, t := range topics {
+		if err := e.policy.CanRead(p, t); err != nil {
+			return nil, err
+		}
+		out = appendNew(out, t)
+	}
+	return out, nil
+}
+
+func (e *Engine) positionCommand(p *reddot.Principal, topics []string, since string) (command, error) {
+	cmd := command{add: topics}
+	if since == "" {
+		return cmd, nil
+	}
+	c, err := reddot.DecodeCursor(since, p.User)
+	if err != nil {
+		return command{}, err
+	}
+	if c.Epoch != e.store.Epoch() {
+		cmd.reset = true
+	}
+	cmd.since = &c
+	return cmd, nil
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// Subscribe adds topics to a running session, resuming from since when
+// given. It returns once the consumer has joined the topics (or ctx ends),
+// so later publishes are seen; the consumer must be running.
+func (s *Session) Subscribe(ctx context.Context, topics []string, since string) error {
+	topics, err := s.eng.readable(s.principal, topics)
+	if err != nil {
+		return err
+	}
+	if len(topics) == 0 {
+		return reddot.Errorf(reddot.EINVALID, "no topics given")
+	}
+	cmd, err := s.eng.positionCommand(s.principal, topics, since)
+	if err != nil {
+		return err
+	}
+	cmd.done = make(chan error, 1)
+	s.enqueue(cmd)
+	select {
+	case err := <-cmd.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Unsubscribe stops reading topics. The inbox and broadcast stay.
+func (s *Session) Unsubscribe(topics []string) error {
+	for _, t := range topics {
+		if err := reddot.CheckTopic(t); err != nil {
+			return err
+		}
+		if t == reddot.BroadcastTopic || t == reddot.InboxTopic(s.user) {
+			return reddot.Errorf(reddot.EINVALID, "the inbox and broadcast cannot be unsubscribed")
+		}
+	}
+	s.enqueue(command{remove: topics})
+	return nil
+}
+
+func (s *Session) enqueue(c command) {
+	s.mu.Lock()
+	s.cmds = append(s.cmds, c)
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Session) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Deliver queues a live event; it implements hub.Subscriber and never blocks.
+func (s *Session) Deliver(ev *reddot.Event) {
+	s.mu.Lock()
+	if s.err == nil {
+		if len(s.queue) >= s.eng.opts.QueueSize {
+			s.err = ErrSlowConsumer
+			s.queue = nil
+		} else {
+			s.queue = append(s.queue, ev)
+		}
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Session) resync() {
+	s.mu.Lock()
+	s.resyncReq = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Session) close(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Err returns why the session ended, or nil while it runs.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// User returns the subscriber's user id ("" when anonymous).
+func (s *Session) User() string { return s.user }
+
+// Principal returns the subscriber's identity.
+func (s *Session) Principal() *reddot.Principal { return s.principal }
+
+// Close leaves the hub and frees the session. It is safe to call twice.
+func (s *Session) Close() {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = errClosed
+	}
+	joined := s.joined
+	s.joined = nil
+	s.queue = nil
+	s.mu.Unlock()
+	for _, t := range joined {
+		s.eng.hub.Unsubscribe(t, s)
+	}
+	s.eng.mu.Lock()
+	_, ok := s.eng.sessions[s]
+	delete(s.eng.sessions, s)
+	s.eng.mu.Unlock()
+	if ok {
+		s.counter.Add(-1)
+	}
+}
+
+var errClosed = errors.New("session closed")
+
+// Next blocks until events are ready, ctx is done or the session ends.
+func (s *Session) Next(ctx context.Context) ([]Out, error) {
+	for {
+		out, err := s.step(ctx)
+		if err != nil || len(out) > 0 {
+			return out, err
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// TryNext returns the events ready now (possibly none) without waiting for
+// live ones. Call it until it returns none to drain a backlog.
+func (s *Session) TryNext(ctx context.Context) ([]Out, error) {
+	return s.step(ctx)
+}
+
+// Cursor returns the subscription's current position, opaque.
+func (s *Session) Cursor() string { return string(s.encodeCursor()) }
+
+func (s *Session) encodeCursor() []byte {
+	c := reddot.Cursor{Epoch: s.eng.store.Epoch(), Positions: make([]reddot.Position, len(s.pos))}
+	for i, p := range s.pos {
+		c.Positions[i] = reddot.Position{Topic: p.topic, Seq: p.seq}
+	}
+	return c.AppendEncode(nil, s.user)
+}
+
+func (s *Session) find(topic string) *position {
+	for _, p := range s.pos {
+		if p.topic == topic {
+			return p
+		}
+	}
+	return nil
+}
+
+// step does one unit of work: pending commands, then one catch-up page,
+// then the live queue.
+func (s *Session) step(ctx context.Context) ([]Out, error) {
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.err
+		s.mu.Unlock()
+		return nil, err
+	}
+	cmds := s.cmds
+	s.cmds = nil
+	if s.resyncReq {
+		s.resyncReq = false
+		for _, p := range s.pos {
+			p.fill = true
+		}
+	}
+	s.mu.Unlock()
+
+	out := s.pending
+	s.pending = nil
+	for _, c := range cmds {
+		o, err := s.apply(ctx, c)
+		if c.done != nil {
+			c.done <- err
+		}
+		if err != nil {
+			s.close(err)
+			return nil, err
+		}
+		out = append(out, o...)
+	}
+	if len(out) > 0 {
+		return s.finish(ctx, out)
+	}
+	for _, p := range s.pos {
+		if p.fill {
+			o, err := s.fill(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if len(o) > 0 {
+				return s.finish(ctx, o)
+			}
+		}
+	}
+
+	s.mu.Lock()
+	q := s.queue
+	s.queue = s.spare[:0]
+	s.mu.Unlock()
+	for i, ev := range q {
+		q[i] = nil
+		p := s.find(ev.Topic)
+		switch {
+		case p == nil:
+		case ev.Ephemeral():
+			out = append(out, Out{Event: ev, Cursor: s.encodeCursor()})
+		case ev.Seq <= p.seq:
+		case ev.Seq == p.seq+1 && !p.fill:
+			p.seq, p.delivered = ev.Seq, true
+			out = append(out, Out{Event: ev, Cursor: s.encodeCursor()})
+		default:
+			p.fill = true // a gap: the store has what the bus did not bring
+		}
+	}
+	s.mu.Lock()
+	if s.err == nil {
+		s.spare = q[:0]
+	}
+	s.mu.Unlock()
+	if len(out) == 0 {
+		for _, p := range s.pos {
+			if p.fill {
+				return s.step(ctx)
+			}
+		}
+	}
+	return s.finish(ctx, out)
+}
+
+func (s *Session) apply(ctx context.Context, c command) ([]Out, error) {
+	for _, t := range c.remove {
+		if i := slices.IndexFunc(s.pos, func(p *position) bool { return p.topic == t }); i >= 0 {
+			s.pos = slices.Delete(s.pos, i, i+1)
+			s.eng.hub.Unsubscribe(t, s)
+			s.mu.Lock()
+			s.joined = slices.DeleteFunc(s.joined, func(x string) bool { return x == t })
+			s.mu.Unlock()
+		}
+	}
+	if len(c.add) == 0 {
+		return nil, nil
+	}
+	var need []string
+	for _, t := range c.add {
+		if s.find(t) != nil {
+			continue
+		}
+		s.mu.Lock()
+		closed := s.err != nil
+		if !closed {
+			s.joined = append(s.joined, t)
+		}
+		s.mu.Unlock()
+		if closed {
+			return nil, s.Err()
+		}
+		s.eng.hub.Subscribe(t, s)
+		if _, ok := sinceSeq(c.since, t); c.reset || !ok {
+			need = append(need, t)
+		}
+	}
+	heads := map[string]uint64{}
+	if len(need) > 0 {
+		hs, err := s.eng.store.Heads(ctx, need)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range need {
+			heads[t] = hs[i]
+		}
+	}
+	var out []Out
+	for _, t := range c.add {
+		p := s.find(t)
+		seq, has := sinceSeq(c.since, t)
+		has = has && !c.reset
+		switch {
+		case p == nil:
+			p = &position{topic: t, seq: heads[t]}
+			if has {
+				p.seq, p.fill = seq, true
+			}
+			s.pos = append(s.pos, p)
+		case has && !p.delivered:
+			p.seq, p.fill = seq, true
+		}
+		if c.reset {
+			out = append(out, Out{Event: s.resetEvent(t, "cursor belongs to another store epoch"), Cursor: s.encodeCursor()})
+		}
+	}
+	return out, nil
+}
+
+func (s *Session) fill(ctx context.Context, p *position) ([]Out, error) {
+	page := s.eng.opts.ReplayPage
+	if s.page > 0 {
+		page = s.page
+	}
+	evs, err := s.eng.store.ReadTopic(ctx, p.topic, p.seq, page)
+	if errors.Is(err, reddot.ErrReset) {
+		hs, herr := s.eng.store.Heads(ctx, []string{p.topic})
+		if herr != nil {
+			return nil, herr
+		}
+		p.seq, p.fill = hs[0], false
+		return []Out{{Event: s.resetEvent(p.topic, "events after your cursor are no longer retained"), Cursor: s.encodeCursor()}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Out, 0, len(evs))
+	for _, ev := range evs {
+		if ev.Seq != p.seq+1 {
+			continue
+		}
+		p.seq, p.delivered = ev.Seq, true
+		out = append(out, Out{Event: ev, Cursor: s.encodeCursor()})
+	}
+	if len(evs) < page {
+		p.fill = false
+	}
+	return out, nil
+}
+
+func (s *Session) resetEvent(topic, reason string) *reddot.Event {
+	now := s.eng.now()
+	data, _ := json.Marshal(map[string]string{"reason": reason})
+	return &reddot.Event{ID: reddot.NewID(now), Topic: topic, Event: reddot.EventReset, Data: data, Time: now}
+}
+
+// finish attaches the current unread counts to notification events that
+// do not carry them (broadcasts and replays).
+func (s *Session) finish(ctx context.Context, out []Out) ([]Out, error) {
+	if s.user == "" {
+		return out, nil
+	}
+	var counts *reddot.Counts
+	for i, o := range out {
+		if o.Event.Event != reddot.EventNotification || o.Event.Unread != nil {
+			continue
+		}
+		if counts == nil {
+			c, err := s.eng.store.Unread(ctx, s.user)
+			if err != nil {
+				return nil, err
+			}
+			counts = &c
+		}
+		out[i].Event = o.Event.WithUnread(*counts)
+	}
+	return out, nil
+}
+
+func sinceSeq(c *reddot.Cursor, topic string) (uint64, bool) {
+	if c == nil {
+		return 0, false
+	}
+	return c.Seq(topic)
+}
+
+// Ready receives a signal whenever TryNext may have something new. A
+// transport with its own timers selects on it instead of calling Next.
+func (s *Session) Ready() <-chan struct{} { return s.wake }

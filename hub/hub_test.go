@@ -1,0 +1,89 @@
+package hub_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/reddot-dev/reddot"
+	"github.com/reddot-dev/reddot/hub"
+)
+
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Deliver(*reddot.Event) { c.n.Add(1) }
+
+func TestPublishReachesOnlyTopicSubscribers(t *testing.T) {
+	h := hub.New(8)
+	a, b, c := &counter{}, &counter{}, &counter{}
+	h.Subscribe("news", a)
+	h.Subscribe("news", b)
+	h.Subscribe("sport", c)
+	h.Subscribe("news", a) // twice is once
+
+	if n := h.Publish(&reddot.Event{Topic: "news", Seq: 1}); n != 2 {
+		t.Fatalf("deliveries = %d, want 2", n)
+	}
+	if a.n.Load() != 1 || b.n.Load() != 1 || c.n.Load() != 0 {
+		t.Fatalf("got a=%d b=%d c=%d", a.n.Load(), b.n.Load(), c.n.Load())
+	}
+	h.Unsubscribe("news", a)
+	h.Publish(&reddot.Event{Topic: "news", Seq: 2})
+	if a.n.Load() != 1 || b.n.Load() != 2 {
+		t.Fatalf("after unsubscribe a=%d b=%d", a.n.Load(), b.n.Load())
+	}
+	h.Unsubscribe("news", b)
+	h.Unsubscribe("sport", c)
+	if st := h.Stats(); st.Topics != 0 || st.Published != 2 || st.Deliveries != 3 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestConcurrentSubscribeAndPublish(t *testing.T) {
+	h := hub.New(16)
+	var wg sync.WaitGroup
+	subs := make([]*counter, 64)
+	for i := range subs {
+		subs[i] = &counter{}
+		h.Subscribe("t", subs[i])
+	}
+	for g := 0; g < 4; g++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 250; i++ {
+				h.Publish(&reddot.Event{Topic: "t", Seq: uint64(i + 1)})
+			}
+		}()
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 250; i++ {
+				c := &counter{}
+				topic := fmt.Sprintf("x%d-%d", g, i)
+				h.Subscribe(topic, c)
+				h.Unsubscribe(topic, c)
+			}
+		}(g)
+	}
+	wg.Wait()
+	for i, s := range subs {
+		if s.n.Load() != 1000 {
+			t.Fatalf("subscriber %d got %d, want 1000", i, s.n.Load())
+		}
+	}
+}
+
+func BenchmarkFanout1000(b *testing.B) {
+	h := hub.New(64)
+	for i := 0; i < 1000; i++ {
+		h.Subscribe("news", &counter{})
+	}
+	ev := &reddot.Event{Topic: "news", Seq: 1}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.Publish(ev)
+	}
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "deliveries/s")
+}
