@@ -19,8 +19,6 @@ import (
 	"github.com/reddot-dev/reddot/auth"
 	"github.com/reddot-dev/reddot/engine"
 	"github.com/reddot-dev/reddot/httpapi"
-	"github.com/reddot-dev/reddot/membus"
-	"github.com/reddot-dev/reddot/sqlite"
 	"github.com/reddot-dev/reddot/web"
 )
 
@@ -92,6 +90,7 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxBodyBytes: int64(c.MaxBodyBytes), Heartbeat: c.Heartbeat,
 		LongPollWait: c.LongPollTimeout, LongPollMax: c.LongPollMax,
 		Mount: func(mux *http.ServeMux) {
+			m.mountMQTT(mux)
 			web.MountSDK(mux)
 			if c.Demo {
 				web.MountDemo(mux, web.DemoOptions{Engine: m.eng, Secret: []byte(c.JWTSecret)})
@@ -100,6 +99,9 @@ func (m *Main) Open(ctx context.Context) error {
 	})
 	if m.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
 		return fmt.Errorf("cannot listen on %s (http-addr): %v", c.HTTPAddr, unwrapNet(err))
+	}
+	if err := m.openMQTT(ctx); err != nil {
+		return err
 	}
 	m.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelDebug)}
@@ -174,26 +176,6 @@ func storeName(s string) string {
 }
 
 func busName(s string) string { return storeName(s) }
-
-func openStore(ctx context.Context, c *Config, log *slog.Logger) (reddot.Store, error) {
-	if c.Store == "sqlite" {
-		s, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "reddot.db"), sqlite.Options{
-			Logger: log, Retention: reddot.Retention{MaxEvents: c.RetentionEvents, MaxAge: c.RetentionAge},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("cannot open the SQLite store in %s: %v", c.DataDir, err)
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("store %s is not available in this build", storeName(c.Store))
-}
-
-func openBus(ctx context.Context, c *Config, log *slog.Logger) (reddot.Bus, error) {
-	if c.Bus == "memory" {
-		return membus.New(), nil
-	}
-	return nil, fmt.Errorf("bus %s is not available in this build", busName(c.Bus))
-}
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", stderr)
