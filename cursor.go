@@ -44,7 +44,7 @@ func (c Cursor) AppendEncode(dst []byte, user string) []byte {
 	b = binary.BigEndian.AppendUint32(b, c.Epoch)
 	b = binary.AppendUvarint(b, uint64(len(c.Positions)))
 	inbox := ""
-	if user != "" {
+	if ValidUser(user) {
 		inbox = InboxTopic(user)
 	}
 	for _, p := range c.Positions {
@@ -101,7 +101,7 @@ func DecodeCursor(s, user string) (Cursor, error) {
 		var topic string
 		switch kind {
 		case kindInbox:
-			if user == "" {
+			if !ValidUser(user) {
 				return bad("inbox position without a user")
 			}
 			topic = InboxTopic(user)
