@@ -66,6 +66,7 @@ type Session struct {
 	resyncReq bool
 	joined    []string // topics registered with the hub
 	wake      chan struct{}
+	notify    atomic.Pointer[func()]
 
 	// Owned by the consumer (Next/TryNext).
 	pending []Out
@@ -221,10 +222,23 @@ func (s *Session) enqueue(c command) {
 }
 
 func (s *Session) signal() {
+	if f := s.notify.Load(); f != nil {
+		(*f)()
+		return
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// OnReady makes the session call f, instead of signalling Ready, whenever
+// TryNext may have something new (an event, a command, the end). f must not
+// block; a transport uses it to run a writer only while there is work, so
+// an idle connection needs no goroutine. f is also called once right away.
+func (s *Session) OnReady(f func()) {
+	s.notify.Store(&f)
+	f()
 }
 
 // Deliver queues a live event; it implements hub.Subscriber and never blocks.

@@ -46,6 +46,7 @@ type Server struct {
 	mux  *http.ServeMux
 
 	rates rates
+	wheel *wheel
 }
 
 // New returns a Server with its routes.
@@ -83,7 +84,7 @@ func New(o Options) *Server {
 	if o.PingTimeout <= 0 {
 		o.PingTimeout = 10 * time.Second
 	}
-	s := &Server{eng: o.Engine, auth: o.Auth, log: o.Logger, o: o, mux: http.NewServeMux()}
+	s := &Server{eng: o.Engine, auth: o.Auth, log: o.Logger, o: o, mux: http.NewServeMux(), wheel: newWheel(o.Heartbeat)}
 	s.routes()
 	return s
 }

@@ -36,12 +36,15 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer sess.Close()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
 	pre := []byte("retry: " + strconv.FormatInt(s.o.Retry.Milliseconds(), 10) + "\n: connected\n\n")
+	if s.detach(w, r, sess, p, sseEncoder{}, pre) {
+		return
+	}
+	defer sess.Close()
+	w.WriteHeader(http.StatusOK)
 	s.serveStream(w, r, sess, p, sseEncoder{}, pre)
 }

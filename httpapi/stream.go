@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -109,4 +110,46 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, sess *engin
 			return
 		}
 	}
+}
+
+// detach takes over an HTTP/1.x connection for a stream: it writes the
+// status line, the headers already set on w and the preamble itself, then
+// hands the session to a pump so that neither net/http's goroutine nor its
+// buffers stay behind. The body ends when the connection closes. It returns
+// false, having written nothing, when the connection cannot be taken over
+// (HTTP/2); the caller then streams through w.
+func (s *Server) detach(w http.ResponseWriter, r *http.Request, sess *engine.Session, p *reddot.Principal, enc encoder, preamble []byte) bool {
+	if r.ProtoMajor != 1 {
+		return false
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Connection", "close")
+	_ = h.Write(&head)
+	head.WriteString("\r\n")
+	head.Write(preamble)
+	brw.Reader.Reset(nil)
+	brw.Writer.Reset(nil)
+	pm := &pump{conn: conn, sess: sess, enc: enc, wheel: s.wheel, timeout: s.o.PingTimeout}
+	if !pm.write(head.Bytes()) {
+		_ = conn.Close()
+		sess.Close()
+		return true
+	}
+	pm.start(p.Expires)
+	// A stream client sends nothing after its request: a read returning
+	// means it went away (or broke the protocol). This goroutine parks with
+	// a minimal stack and ends with the pump.
+	go func() {
+		var one [1]byte
+		_, _ = conn.Read(one[:])
+		pm.end()
+	}()
+	return true
 }

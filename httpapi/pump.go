@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reddot-dev/reddot"
+	"github.com/reddot-dev/reddot/engine"
+)
+
+// pump writes a session to a hijacked connection. A goroutine runs only
+// while there is something to write, so an idle connection costs its
+// session, its socket and a few words here; heartbeats come from a shared
+// wheel instead of a timer per connection.
+type pump struct {
+	conn    net.Conn
+	sess    *engine.Session
+	enc     encoder
+	wheel   *wheel
+	timeout time.Duration // per write
+
+	running   atomic.Bool
+	again     atomic.Bool
+	hb        atomic.Bool // a heartbeat is due
+	expired   atomic.Bool // the credential expired
+	lastWrite atomic.Int64
+	// alwaysPing sends the heartbeat even while events flow (WebSocket
+	// pings double as liveness probes).
+	alwaysPing bool
+	writeMu    sync.Mutex
+	// idle, when set, is asked on every wheel tick whether the peer is
+	// still alive (WebSocket pongs); false ends the pump.
+	idle func(now time.Time) bool
+
+	endOnce sync.Once
+	expiry  *time.Timer
+	done    chan struct{}
+	onEnd   func()
+}
+
+var pumpBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// start registers the pump and writes what is already pending.
+func (p *pump) start(expires time.Time) {
+	p.done = make(chan struct{})
+	p.lastWrite.Store(time.Now().UnixNano())
+	if !expires.IsZero() {
+		p.expiry = time.AfterFunc(time.Until(expires), func() { p.expired.Store(true); p.kick() })
+	}
+	p.wheel.add(p)
+	p.sess.OnReady(p.kick)
+}
+
+// kick schedules a write pass; it never blocks.
+func (p *pump) kick() {
+	p.again.Store(true)
+	if p.running.CompareAndSwap(false, true) {
+		go p.run()
+	}
+}
+
+func (p *pump) run() {
+	bp := pumpBufs.Get().(*[]byte)
+	defer pumpBufs.Put(bp)
+	for {
+		p.again.Store(false)
+		b := (*bp)[:0]
+		if p.expired.Load() {
+			p.write(p.enc.closing(b, errTokenExpired))
+			p.end()
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		outs, err := p.sess.TryNext(ctx)
+		cancel()
+		if err != nil {
+			p.write(p.enc.closing(b, err))
+			p.end()
+			return
+		}
+		for _, o := range outs {
+			b = p.enc.event(b, o)
+		}
+		if p.hb.Swap(false) && (len(outs) == 0 || p.alwaysPing) {
+			b = p.enc.heartbeat(b)
+		}
+		*bp = b
+		if len(b) > 0 {
+			if !p.write(b) {
+				p.end()
+				return
+			}
+			continue
+		}
+		p.running.Store(false)
+		if !p.again.Load() || !p.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+var errTokenExpired = reddot.Errorf(reddot.EUNAUTHORIZED, "token expired; reconnect with a fresh token")
+
+func (p *pump) write(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	p.writeMu.Lock()
+	_ = p.conn.SetWriteDeadline(time.Now().Add(p.timeout))
+	_, err := p.conn.Write(b)
+	p.writeMu.Unlock()
+	p.lastWrite.Store(time.Now().UnixNano())
+	return err == nil
+}
+
+// end closes the connection and the session once.
+func (p *pump) end() {
+	p.endOnce.Do(func() {
+		p.wheel.remove(p)
+		if p.expiry != nil {
+			p.expiry.Stop()
+		}
+		_ = p.conn.Close()
+		p.sess.Close()
+		if p.onEnd != nil {
+			p.onEnd()
+		}
+		close(p.done)
+	})
+}
+
+// tick is called by the wheel about once per heartbeat interval.
+func (p *pump) tick(now time.Time, interval time.Duration) {
+	if p.idle != nil && !p.idle(now) {
+		p.end()
+		return
+	}
+	if p.alwaysPing || now.UnixNano()-p.lastWrite.Load() >= int64(interval)*9/10 {
+		p.hb.Store(true)
+		p.kick()
+	}
+}
+
+// wheel ticks every registered pump once per interval, a slice of them at
+// a time so heartbeats are spread out. Its goroutine runs only while pumps
+// are registered.
+type wheel struct {
+	interval time.Duration
+	mu       sync.Mutex
+	slots    [wheelSlots]map[*pump]struct{}
+	next     int
+	count    int
+	running  bool
+}
+
+const wheelSlots = 16
+
+func newWheel(interval time.Duration) *wheel {
+	w := &wheel{interval: interval}
+	for i := range w.slots {
+		w.slots[i] = map[*pump]struct{}{}
+	}
+	return w
+}
+
+func (w *wheel) add(p *pump) {
+	w.mu.Lock()
+	w.slots[w.next][p] = struct{}{}
+	w.next = (w.next + 1) % wheelSlots
+	w.count++
+	if !w.running {
+		w.running = true
+		go w.loop()
+	}
+	w.mu.Unlock()
+}
+
+func (w *wheel) remove(p *pump) {
+	w.mu.Lock()
+	for i := range w.slots {
+		if _, ok := w.slots[i][p]; ok {
+			delete(w.slots[i], p)
+			w.count--
+			break
+		}
+	}
+	w.mu.Unlock()
+}
+
+func (w *wheel) loop() {
+	t := time.NewTicker(w.interval / wheelSlots)
+	defer t.Stop()
+	slot := 0
+	var batch []*pump
+	for now := range t.C {
+		w.mu.Lock()
+		if w.count == 0 {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		batch = batch[:0]
+		for p := range w.slots[slot] {
+			batch = append(batch, p)
+		}
+		w.mu.Unlock()
+		for _, p := range batch {
+			p.tick(now, w.interval)
+		}
+		slot = (slot + 1) % wheelSlots
+	}
+}
