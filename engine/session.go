@@ -445,6 +445,7 @@ func (s *Session) apply(ctx context.Context, c command) ([]Out, error) {
 		return nil, nil
 	}
 	var need []string
+	heads := map[string]uint64{}
 	for _, t := range c.add {
 		if s.find(t) != nil {
 			continue
@@ -458,12 +459,15 @@ func (s *Session) apply(ctx context.Context, c command) ([]Out, error) {
 		if closed {
 			return nil, s.Err()
 		}
-		s.eng.hub.Subscribe(t, s)
+		head, known := s.eng.hub.Subscribe(t, s)
 		if _, ok := sinceSeq(c.since, t); c.reset || !ok {
-			need = append(need, t)
+			if known {
+				heads[t] = head
+			} else {
+				need = append(need, t)
+			}
 		}
 	}
-	heads := map[string]uint64{}
 	if len(need) > 0 {
 		hs, err := s.eng.store.Heads(ctx, need)
 		if err != nil {
@@ -471,6 +475,7 @@ func (s *Session) apply(ctx context.Context, c command) ([]Out, error) {
 		}
 		for i, t := range need {
 			heads[t] = hs[i]
+			s.eng.hub.SetHead(t, hs[i])
 		}
 	}
 	var out []Out

@@ -31,7 +31,23 @@ type Hub struct {
 
 type shard struct {
 	mu     sync.RWMutex
-	topics map[string]map[Subscriber]struct{}
+	topics map[string]*entry
+}
+
+// entry is one topic with local subscribers and, when known, its head:
+// the highest seq that passed through the hub (stored +1; 0 = unknown).
+type entry struct {
+	subs map[Subscriber]struct{}
+	head atomic.Uint64
+}
+
+func (e *entry) raise(seq uint64) {
+	for {
+		cur := e.head.Load()
+		if cur >= seq+1 || e.head.CompareAndSwap(cur, seq+1) {
+			return
+		}
+	}
 }
 
 // New returns a hub with at least n shards (rounded up to a power of two).
@@ -42,7 +58,7 @@ func New(n int) *Hub {
 	}
 	h := &Hub{seed: maphash.MakeSeed(), shards: make([]shard, size), mask: uint64(size - 1)}
 	for i := range h.shards {
-		h.shards[i].topics = make(map[string]map[Subscriber]struct{})
+		h.shards[i].topics = make(map[string]*entry)
 	}
 	return h
 }
@@ -51,26 +67,44 @@ func (h *Hub) shard(topic string) *shard {
 	return &h.shards[maphash.String(h.seed, topic)&h.mask]
 }
 
-// Subscribe adds s to topic. Adding twice is harmless.
-func (h *Hub) Subscribe(topic string, s Subscriber) {
+// Subscribe adds s to topic. Adding twice is harmless. It returns the
+// topic's head when the hub knows it (see SetHead): every event after it
+// reaches s.
+func (h *Hub) Subscribe(topic string, s Subscriber) (head uint64, known bool) {
 	sh := h.shard(topic)
 	sh.mu.Lock()
-	set := sh.topics[topic]
-	if set == nil {
-		set = make(map[Subscriber]struct{}, 1)
-		sh.topics[topic] = set
+	e := sh.topics[topic]
+	if e == nil {
+		e = &entry{subs: make(map[Subscriber]struct{}, 1)}
+		sh.topics[topic] = e
 	}
-	set[s] = struct{}{}
+	e.subs[s] = struct{}{}
 	sh.mu.Unlock()
+	if v := e.head.Load(); v > 0 {
+		return v - 1, true
+	}
+	return 0, false
+}
+
+// SetHead records that topic's head is at least seq (read from the store
+// by a subscriber), so later subscribers need not read it. It is kept
+// while the topic has local subscribers.
+func (h *Hub) SetHead(topic string, seq uint64) {
+	sh := h.shard(topic)
+	sh.mu.RLock()
+	if e := sh.topics[topic]; e != nil {
+		e.raise(seq)
+	}
+	sh.mu.RUnlock()
 }
 
 // Unsubscribe removes s from topic.
 func (h *Hub) Unsubscribe(topic string, s Subscriber) {
 	sh := h.shard(topic)
 	sh.mu.Lock()
-	if set := sh.topics[topic]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
+	if e := sh.topics[topic]; e != nil {
+		delete(e.subs, s)
+		if len(e.subs) == 0 {
 			delete(sh.topics, topic)
 		}
 	}
@@ -81,11 +115,17 @@ func (h *Hub) Unsubscribe(topic string, s Subscriber) {
 func (h *Hub) Publish(ev *reddot.Event) int {
 	sh := h.shard(ev.Topic)
 	sh.mu.RLock()
-	set := sh.topics[ev.Topic]
-	for s := range set {
-		s.Deliver(ev)
+	e := sh.topics[ev.Topic]
+	n := 0
+	if e != nil {
+		if ev.Seq > 0 {
+			e.raise(ev.Seq)
+		}
+		for s := range e.subs {
+			s.Deliver(ev)
+		}
+		n = len(e.subs)
 	}
-	n := len(set)
 	sh.mu.RUnlock()
 	h.published.Add(1)
 	h.deliveries.Add(uint64(n))

@@ -87,3 +87,23 @@ func BenchmarkFanout1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "deliveries/s")
 }
+
+func TestHeadIsKnownWhileTheTopicHasSubscribers(t *testing.T) {
+	h := hub.New(4)
+	a, b := &counter{}, &counter{}
+	if _, known := h.Subscribe("news", a); known {
+		t.Fatal("head known before anything happened")
+	}
+	h.SetHead("news", 5)
+	h.Publish(&reddot.Event{Topic: "news", Seq: 7})
+	h.Publish(&reddot.Event{Topic: "news", Seq: 6}) // late, from another node
+	h.Publish(&reddot.Event{Topic: "news", Event: "unread"})
+	if head, known := h.Subscribe("news", b); !known || head != 7 {
+		t.Fatalf("head %d known %v, want 7", head, known)
+	}
+	h.Unsubscribe("news", a)
+	h.Unsubscribe("news", b)
+	if _, known := h.Subscribe("news", a); known {
+		t.Fatal("head kept after the last subscriber left")
+	}
+}
