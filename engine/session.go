@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,7 +28,8 @@ type SubscribeRequest struct {
 	Trusted bool
 }
 
-// Out is one event ready to encode, with the subscription's cursor after it.
+// Out is one event ready to encode, with the subscription's cursor after
+// it. Cursor is valid until the next Next or TryNext call on its session.
 type Out struct {
 	Event  *reddot.Event
 	Cursor []byte
@@ -70,6 +72,9 @@ type Session struct {
 
 	// Owned by the consumer (Next/TryNext).
 	pending []Out
+	scratch []reddot.Position
+	arena   []byte // cursors of the last step's Outs
+	outs    []Out  // reused result slice
 	pos     []*position
 	page    int // events per catch-up step; 0 means Options.ReplayPage
 }
@@ -120,6 +125,9 @@ func (e *Engine) Subscribe(ctx context.Context, p *reddot.Principal, req Subscri
 	if err != nil {
 		s.Close()
 		return nil, err
+	}
+	for i := range out {
+		out[i].Cursor = bytes.Clone(out[i].Cursor) // the arena is reused by the first step
 	}
 	s.pending = out
 	s.counter = e.connCounter(req.Transport)
@@ -331,14 +339,25 @@ func (s *Session) TryNext(ctx context.Context) ([]Out, error) {
 }
 
 // Cursor returns the subscription's current position, opaque.
-func (s *Session) Cursor() string { return string(s.encodeCursor()) }
-
-func (s *Session) encodeCursor() []byte {
-	c := reddot.Cursor{Epoch: s.eng.store.Epoch(), Positions: make([]reddot.Position, len(s.pos))}
-	for i, p := range s.pos {
-		c.Positions[i] = reddot.Position{Topic: p.topic, Seq: p.seq}
+func (s *Session) Cursor() string {
+	c := reddot.Cursor{Epoch: s.eng.store.Epoch()}
+	for _, p := range s.pos {
+		c.Positions = append(c.Positions, reddot.Position{Topic: p.topic, Seq: p.seq})
 	}
-	return c.AppendEncode(nil, s.user)
+	return c.Encode(s.user)
+}
+
+// encodeCursor appends the current position to the session's arena and
+// returns it. Cursors stay valid until the next Next/TryNext call.
+func (s *Session) encodeCursor() []byte {
+	c := reddot.Cursor{Epoch: s.eng.store.Epoch(), Positions: s.scratch[:0]}
+	for _, p := range s.pos {
+		c.Positions = append(c.Positions, reddot.Position{Topic: p.topic, Seq: p.seq})
+	}
+	s.scratch = c.Positions
+	start := len(s.arena)
+	s.arena = c.AppendEncode(s.arena, s.user)
+	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
 func (s *Session) find(topic string) *position {
@@ -353,6 +372,10 @@ func (s *Session) find(topic string) *position {
 // step does one unit of work: pending commands, then one catch-up page,
 // then the live queue.
 func (s *Session) step(ctx context.Context) ([]Out, error) {
+	if cap(s.arena) > 64<<10 {
+		s.arena = nil // a big catch-up should not pin memory while idle
+	}
+	s.arena = s.arena[:0]
 	s.mu.Lock()
 	if s.err != nil {
 		err := s.err
@@ -369,8 +392,9 @@ func (s *Session) step(ctx context.Context) ([]Out, error) {
 	}
 	s.mu.Unlock()
 
-	out := s.pending
+	out := append(s.outs[:0], s.pending...)
 	s.pending = nil
+	defer func() { s.outs = out[:0] }()
 	for _, c := range cmds {
 		o, err := s.apply(ctx, c)
 		if c.done != nil {

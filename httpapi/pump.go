@@ -73,9 +73,9 @@ func (p *pump) run() {
 			p.end()
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		outs, err := p.sess.TryNext(ctx)
-		cancel()
+		// Store reads here (catch-up pages, counts) are bounded by the
+		// store itself; a context per pass would cost a timer per event.
+		outs, err := p.sess.TryNext(context.Background())
 		if err != nil {
 			p.write(p.enc.closing(b, err))
 			p.end()
