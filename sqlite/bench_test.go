@@ -124,3 +124,30 @@ func BenchmarkUnread(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 }
+
+// BenchmarkPublishNotificationBulk sends notifications the way a backend
+// fans one out: 100 recipients per request, several requests at once.
+// The metric counts notifications (one per recipient).
+func BenchmarkPublishNotificationBulk(b *testing.B) {
+	s := benchStore(b)
+	const perRequest = 100
+	msgs := make([][]reddot.Message, 50)
+	for i := range msgs {
+		users := make([]string, perRequest)
+		for j := range users {
+			users[j] = fmt.Sprint("user", (i*perRequest+j)%5000)
+		}
+		msgs[i] = valid(b, storetest.Notify(fmt.Sprint("cat", i%4), "Your order shipped", users...))
+	}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Publish(context.Background(), msgs[rand.IntN(len(msgs))]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*perRequest)/b.Elapsed().Seconds(), "notifications/s")
+}

@@ -34,8 +34,6 @@ CREATE TABLE notifications (
 ) WITHOUT ROWID;
 
 CREATE INDEX notifications_user ON notifications (user_id, id);
-CREATE INDEX notifications_user_category ON notifications (user_id, category, id);
-CREATE INDEX notifications_unread ON notifications (user_id, id) WHERE read_at IS NULL;
 
 -- Unread counters, changed only by the single writer so they stay exact:
 -- a user's unread count of a category is
