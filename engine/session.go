@@ -484,6 +484,11 @@ func (s *Session) apply(ctx context.Context, c command) ([]Out, error) {
 			return nil, s.Err()
 		}
 		head, known := s.eng.hub.Subscribe(t, s)
+		if s.Err() != nil {
+			// Close may have run between the check above and Subscribe.
+			s.eng.hub.Unsubscribe(t, s)
+			return nil, s.Err()
+		}
 		if _, ok := sinceSeq(c.since, t); c.reset || !ok {
 			if known {
 				heads[t] = head
