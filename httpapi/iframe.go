@@ -2,12 +2,12 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/reddot-dev/reddot"
@@ -29,51 +29,72 @@ const codeRecycle = "recycle"
 // iframeEncoder writes one <script>d(…)</script> per message. The JSON is
 // HTML-escaped (<, >, &, U+2028, U+2029 become \u escapes), so no data can
 // end the script element or break the JavaScript around it.
+//
+// Once the frame has carried its byte budget the encoder closes the
+// session: stored events are no longer written, and the closing message
+// (code "recycle", retry 0) carries the cursor after the last event
+// written, from which the reopened frame reads the rest from the store.
 type iframeEncoder struct {
-	sess    *engine.Session
-	left    int    // bytes until the frame is recycled
-	recycle func() // ends the stream loop; called once
+	sess     *engine.Session
+	cursor   []byte // after the last event written
+	left     int    // bytes until the frame is recycled
+	recycled bool
 }
 
 var _ encoder = (*iframeEncoder)(nil)
 
-func scriptCall(b []byte, js []byte) []byte {
+var escBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// appendScript appends <script>d(js)</script> with js HTML-escaped. js may
+// be the tail of b beyond len(b).
+func appendScript(b []byte, js []byte) []byte {
+	esc := escBufs.Get().(*bytes.Buffer)
+	esc.Reset()
+	json.HTMLEscape(esc, js)
 	b = append(b, "<script>d("...)
-	var esc bytes.Buffer
-	json.HTMLEscape(&esc, js)
 	b = append(b, esc.Bytes()...)
+	escBufs.Put(esc)
 	return append(b, ")</script>\n"...)
 }
 
 func (e *iframeEncoder) spend(b []byte, from int) []byte {
-	if e.left -= len(b) - from; e.left < 0 && e.recycle != nil {
-		e.recycle()
-		e.recycle = nil
+	if e.left -= len(b) - from; e.left < 0 && !e.recycled {
+		e.recycled = true
+		e.sess.Close() // the stream loop's next step ends with closing()
 	}
 	return b
 }
 
 func (e *iframeEncoder) event(b []byte, o engine.Out) []byte {
-	return e.spend(scriptCall(b, o.AppendJSON(nil)), len(b))
+	switch {
+	case !e.recycled:
+		e.cursor = o.Cursor
+	case o.Event.Ephemeral():
+		o.Cursor = e.cursor // the position before the events left out
+	default:
+		return b // the reopened frame reads it from the store
+	}
+	js := o.AppendJSON(b)[len(b):] // b's spare room as scratch: no allocation per event
+	return e.spend(appendScript(b, js), len(b))
 }
 
 func (e *iframeEncoder) heartbeat(b []byte) []byte {
-	return e.spend(scriptCall(b, []byte(`{"control":"heartbeat"}`)), len(b))
+	return e.spend(appendScript(b, []byte(`{"control":"heartbeat"}`)), len(b))
 }
 
+// closing appends {"control":"close","code":…,"retry":ms,"cursor":…}.
 func (e *iframeEncoder) closing(b []byte, err error) []byte {
-	return e.control(b, reddot.ErrorCode(err), time.Second)
-}
-
-// control appends {"control":"close","code":…,"retry":ms,"cursor":…}.
-func (e *iframeEncoder) control(b []byte, code string, retry time.Duration) []byte {
+	code, retry := reddot.ErrorCode(err), time.Second
+	if e.recycled {
+		code, retry = codeRecycle, 0
+	}
 	msg, _ := json.Marshal(struct {
 		Control string `json:"control"`
 		Code    string `json:"code"`
 		Retry   int64  `json:"retry"`
 		Cursor  string `json:"cursor"`
-	}{"close", code, retry.Milliseconds(), e.sess.Cursor()})
-	return scriptCall(b, msg)
+	}{"close", code, retry.Milliseconds(), string(e.cursor)})
+	return appendScript(b, msg)
 }
 
 // iframeOrigin accepts a serialized web origin (scheme://host[:port]) that
@@ -113,7 +134,6 @@ func (s *Server) handleIframe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer sess.Close()
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-store")
@@ -121,7 +141,6 @@ func (s *Server) handleIframe(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors "+origin)
-	w.WriteHeader(http.StatusOK)
 
 	var pre bytes.Buffer
 	originJSON, _ := json.Marshal(origin)
@@ -132,19 +151,15 @@ func (s *Server) handleIframe(w http.ResponseWriter, r *http.Request) {
 	pre.WriteString("<script>var o=")
 	json.HTMLEscape(&pre, originJSON)
 	pre.WriteString(";function d(m){parent.postMessage(m,o);var s=document.getElementsByTagName(\"script\");s=s[s.length-1];if(s.parentNode&&s.text.charAt(0)===\"d\")s.parentNode.removeChild(s)}</script>\n")
-	open, _ := json.Marshal(map[string]any{"control": "open", "retry": s.o.Retry.Milliseconds(), "cursor": sess.Cursor()})
-	pre.Write(scriptCall(nil, open))
+	cursor := sess.Cursor()
+	enc := &iframeEncoder{sess: sess, cursor: []byte(cursor), left: iframeRecycleBytes}
+	open, _ := json.Marshal(map[string]any{"control": "open", "retry": s.o.Retry.Milliseconds(), "cursor": cursor})
+	pre.Write(appendScript(nil, open))
 
-	ctx, recycle := context.WithCancel(r.Context())
-	defer recycle()
-	enc := &iframeEncoder{sess: sess, left: iframeRecycleBytes, recycle: recycle}
-	s.serveStream(w, r.WithContext(ctx), sess, p, enc, pre.Bytes())
-	if enc.recycle == nil && r.Context().Err() == nil {
-		// The frame is full: say so with the cursor; the parent reloads it at once.
-		rc := http.NewResponseController(w)
-		_ = rc.SetWriteDeadline(time.Now().Add(s.o.PingTimeout))
-		if _, err := w.Write(enc.control(nil, codeRecycle, 0)); err == nil {
-			_ = rc.Flush()
-		}
+	if s.detach(w, r, sess, p, enc, pre.Bytes()) {
+		return
 	}
+	defer sess.Close()
+	w.WriteHeader(http.StatusOK)
+	s.serveStream(w, r, sess, p, enc, pre.Bytes())
 }

@@ -76,16 +76,23 @@ func (e *env) pollGet(path string, header ...string) pollAnswer {
 	defer resp.Body.Close()
 	a := pollAnswer{status: resp.StatusCode, header: resp.Header}
 	a.body, _ = io.ReadAll(resp.Body)
-	if a.status == 200 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		var b struct {
-			Events []wireEvent `json:"events"`
-			Cursor *string     `json:"cursor"`
-		}
-		if json.Unmarshal(a.body, &b) == nil && b.Cursor != nil {
-			a.events, a.cursor = b.Events, *b.Cursor
-		}
-	}
+	decodePoll(e.t, &a)
 	return a
+}
+
+// decodePoll fills events and cursor from a 200 poll body.
+func decodePoll(t testing.TB, a *pollAnswer) {
+	t.Helper()
+	if a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "application/json") {
+		return
+	}
+	var b struct {
+		Events []wireEvent `json:"events"`
+		Cursor *string     `json:"cursor"`
+	}
+	if json.Unmarshal(a.body, &b) == nil && b.Cursor != nil {
+		a.events, a.cursor = b.Events, *b.Cursor
+	}
 }
 
 // eventIDs lists the events' ids.
