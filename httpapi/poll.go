@@ -100,8 +100,9 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 
 // handleLongPoll answers at once when events are waiting, otherwise holds
 // the request until one arrives (200 with every event then ready, up to a
-// page) or the timeout passes (204). A held request costs its connection
-// and one session: no goroutine or timer outlives it.
+// page) or the timeout passes (204). Over HTTP/1.x a request that has to
+// wait is parked off net/http (see heldPoll) and answered with
+// Connection: close; nothing of it outlives the answer.
 func (s *Server) handleLongPoll(w http.ResponseWriter, r *http.Request) {
 	wait := s.o.LongPollWait
 	if t := r.URL.Query().Get("timeout"); t != "" {
@@ -117,14 +118,21 @@ func (s *Server) handleLongPoll(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer sess.Close()
+	detached := false
+	defer func() {
+		if !detached {
+			sess.Close()
+		}
+	}()
 	if !p.Expires.IsZero() {
 		wait = min(wait, time.Until(p.Expires)) // the next poll then gets its 401
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
+	deadline := time.Now().Add(wait)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	held := false
 	for {
 		page, err := collect(r.Context(), sess, s.o.PollPage)
 		if err != nil {
@@ -145,6 +153,13 @@ func (s *Server) handleLongPoll(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(page.appendJSON(nil))
 			return
+		}
+		if !held && wait > 0 {
+			held = true
+			if s.hold(w, r, sess, time.Until(deadline)) {
+				detached = true
+				return
+			}
 		}
 		select {
 		case <-sess.Ready():
