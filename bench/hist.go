@@ -13,8 +13,8 @@ import (
 const subBits = 6
 
 const (
-	subCount   = 1 << subBits     // buckets per power of two
-	linearMax  = 2 * subCount     // values below this have a bucket each
+	subCount   = 1 << subBits // buckets per power of two
+	linearMax  = 2 * subCount // values below this have a bucket each
 	numBuckets = linearMax + 57*subCount
 )
 
@@ -106,17 +106,20 @@ func (s *Snapshot) Merge(h *Histogram) {
 	}
 }
 
-// Quantile returns the value at quantile q in [0, 1]: the midpoint of the
-// bucket holding it, clamped to the observed min and max. It is 0 when
-// nothing was recorded.
+// Quantile returns the value at quantile q in [0, 1]: the exact min or max
+// at the ends, otherwise the midpoint of the bucket holding it, clamped to
+// the observed min and max. It is 0 when nothing was recorded.
 func (s *Snapshot) Quantile(q float64) time.Duration {
 	if s.N == 0 {
 		return 0
 	}
 	q = math.Max(0, math.Min(1, q))
 	rank := uint64(math.Ceil(q * float64(s.N)))
-	if rank == 0 {
-		rank = 1
+	switch {
+	case rank <= 1:
+		return s.Min
+	case rank >= s.N:
+		return s.Max
 	}
 	var seen uint64
 	for i, c := range s.counts {

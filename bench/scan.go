@@ -45,11 +45,18 @@ func parseMark(b []byte) (t int64, n int64, size int, ok bool) {
 	return t, n, i + 1, true
 }
 
+// parseUint reads decimal digits at b[i:]; it fails on none or on int64
+// overflow.
 func parseUint(b []byte, i int) (int64, int, bool) {
+	const maxInt = 1<<63 - 1
 	start := i
 	var v int64
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' && i-start < 19 {
-		v = v*10 + int64(b[i]-'0')
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		d := int64(b[i] - '0')
+		if v > (maxInt-d)/10 {
+			return 0, i, false
+		}
+		v = v*10 + d
 		i++
 	}
 	return v, i, i > start
@@ -57,8 +64,8 @@ func parseUint(b []byte, i int) (int64, int, bool) {
 
 // unitVisitor receives what scanUnit finds, in order of appearance.
 type unitVisitor interface {
-	mark(t, n int64)
-	cursor(c []byte)
+	onMark(t, n int64)
+	onCursor(c []byte)
 }
 
 // scanUnit reports every mark and every cursor in b, in order. In a
@@ -72,7 +79,7 @@ func scanUnit(b []byte, v unitVisitor) (reset bool) {
 	for mi >= 0 || ci >= 0 {
 		if mi >= 0 && (ci < 0 || mi < ci) {
 			if t, n, size, ok := parseMark(b[off+mi:]); ok {
-				v.mark(t, n)
+				v.onMark(t, n)
 				off += mi + size
 			} else {
 				off += mi + 1
@@ -83,7 +90,7 @@ func scanUnit(b []byte, v unitVisitor) (reset bool) {
 			if end < 0 {
 				break
 			}
-			v.cursor(b[start : start+end])
+			v.onCursor(b[start : start+end])
 			off = start + end + 1
 		}
 		mi = bytes.Index(b[off:], markPrefix)

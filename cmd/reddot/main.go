@@ -17,6 +17,7 @@ Usage:
   reddot serve [flags]       run the server (--demo adds a demo page)
   reddot publish [flags]     send a topic message or a notification
   reddot token --user ID     mint a subscriber token from the configured secret
+  reddot bench [flags]       load-test a server: N subscribers, M events, latency
   reddot version             print the version
 
 Run "reddot <command> -h" for a command's flags.
@@ -36,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runPublish(args[1:], stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "reddot", versionString())
 		return 0
