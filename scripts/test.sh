@@ -45,6 +45,8 @@ go test -run '^$' -fuzz '^FuzzDecodeCursor$' -fuzztime "$FUZZTIME" .
 go test -run '^$' -fuzz '^FuzzDecodeMessage$' -fuzztime "$FUZZTIME" .
 go test -run '^$' -fuzz '^FuzzDecodeFrame$' -fuzztime "$FUZZTIME" ./httpapi/
 go test -run '^$' -fuzz '^FuzzSubscriber$' -fuzztime "$FUZZTIME" ./auth/
+go test -run '^$' -fuzz '^FuzzIframeOrigin$' -fuzztime "$FUZZTIME" ./httpapi/
+go test -run '^$' -fuzz '^FuzzScanUnit$' -fuzztime "$FUZZTIME" ./bench/
 
 for s in scripts/mqtt-interop.sh scripts/bench-smoke.sh; do
   if [[ -f $s ]]; then step "$s"; bash "$s"; fi
