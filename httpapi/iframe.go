@@ -98,9 +98,9 @@ func (e *iframeEncoder) closing(b []byte, err error) []byte {
 }
 
 // iframeOrigin accepts a serialized web origin (scheme://host[:port]) that
-// is on the allow-list. A "*" entry in the list admits every such origin;
+// is the server's own or on the allow-list. A "*" entry in the list admits every such origin;
 // "*" itself is never accepted, so postMessage always names its target.
-func (s *Server) iframeOrigin(origin string) bool {
+func (s *Server) iframeOrigin(origin, requestHost string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || origin != u.Scheme+"://"+u.Host {
 		return false
@@ -116,7 +116,9 @@ func (s *Server) iframeOrigin(origin string) bool {
 	if port := u.Port(); strings.HasSuffix(u.Host, ":") || strings.Trim(port, "0123456789") != "" || len(port) > 5 {
 		return false
 	}
-	return s.originAllowed(origin)
+	// The server's own origin (a page it serves, like the demo) is always
+	// allowed: the frame then talks to a parent of the same origin.
+	return strings.EqualFold(u.Host, requestHost) || s.originAllowed(origin)
 }
 
 // handleIframe serves a text/html forever frame that hands each event to
@@ -125,7 +127,7 @@ func (s *Server) iframeOrigin(origin string) bool {
 // carry the retry delay and cursor; since resumes as on every transport.
 func (s *Server) handleIframe(w http.ResponseWriter, r *http.Request) {
 	origin := r.URL.Query().Get("origin")
-	if !s.iframeOrigin(origin) {
+	if !s.iframeOrigin(origin, r.Host) {
 		s.writeError(w, r, reddot.Errorf(reddot.EFORBIDDEN, "origin %q is not an origin on the allow-list (--allowed-origins)", origin))
 		return
 	}

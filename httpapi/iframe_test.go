@@ -121,6 +121,20 @@ func TestIframeRefusesOrigins(t *testing.T) {
 	}
 }
 
+// A page the server serves itself (the demo) may embed the frame without
+// being on the allow-list.
+func TestIframeAcceptsTheServersOwnOrigin(t *testing.T) {
+	e := newEnv(t)
+	resp, err := http.Get(e.srv.URL + "/v1/iframe?topics=news&token=" + e.token("42") + "&origin=" + url.QueryEscape(e.srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasSuffix(resp.Header.Get("Content-Security-Policy"), "frame-ancestors "+e.srv.URL) {
+		t.Fatalf("own origin: %d %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+}
+
 // A "*" in the allow-list admits any well-formed origin, and postMessage
 // still names it; "*" itself is never a target.
 func TestIframeWildcardAllowList(t *testing.T) {
