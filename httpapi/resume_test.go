@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/reddot-dev/reddot"
@@ -83,5 +86,31 @@ func TestResetWhenCursorIsPastRetention(t *testing.T) {
 	id := e.publish(`{"topic":"news","data":1}`)[0]
 	if ev := next(t, s.events, wait); ev.ID != id {
 		t.Fatalf("after reset got %+v", ev)
+	}
+}
+
+// The SSE preamble carries the starting cursor as an id, so a client that
+// drops before its first event resumes from where it connected.
+func TestSSEPreambleIDResumes(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("42")
+	resp, err := http.Get(e.srv.URL + "/v1/sse?topics=news&inbox=false&token=" + tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(resp.Body)
+	var id string
+	for id == "" {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ = strings.CutPrefix(strings.TrimSpace(line), "id: ")
+	}
+	resp.Body.Close()
+	want := e.publish(`{"topic":"news","data":"missed"}`)[0]
+	s := e.sse("topics=news&inbox=false&token="+tok, "Last-Event-ID", id)
+	if ev := next(t, s.events, wait); ev.ID != want {
+		t.Fatalf("resumed with %+v, want %s", ev, want)
 	}
 }

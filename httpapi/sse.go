@@ -40,7 +40,9 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
-	pre := []byte("retry: " + strconv.FormatInt(s.o.Retry.Milliseconds(), 10) + "\n: connected\n\n")
+	// The id line without data sets the browser's Last-Event-ID to the
+	// starting position, so a drop before the first event still resumes.
+	pre := []byte("retry: " + strconv.FormatInt(s.o.Retry.Milliseconds(), 10) + "\nid: " + sess.Cursor() + "\n: connected\n\n")
 	if s.detach(w, r, sess, p, sseEncoder{}, pre) {
 		return
 	}
