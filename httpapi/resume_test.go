@@ -105,7 +105,9 @@ func TestSSEPreambleIDResumes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, _ = strings.CutPrefix(strings.TrimSpace(line), "id: ")
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "id: "); ok {
+			id = v
+		}
 	}
 	resp.Body.Close()
 	want := e.publish(`{"topic":"news","data":"missed"}`)[0]
