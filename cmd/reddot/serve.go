@@ -76,7 +76,8 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.closer = append(m.closer, m.store.Close)
-	if m.bus, err = openBus(ctx, c, m.Log); err != nil {
+	var attachBus func(*engine.Engine)
+	if m.bus, attachBus, err = openBus(ctx, c, m.Log); err != nil {
 		return err
 	}
 	m.closer = append(m.closer, m.bus.Close)
@@ -84,6 +85,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Store: m.store, Bus: m.bus, Logger: m.Log, QueueSize: c.QueueSize,
 		Policy: reddot.Policy{Private: c.PrivateTopics},
 	})
+	attachBus(m.eng)
 	api := httpapi.New(httpapi.Options{
 		Engine: m.eng, Auth: authn, Logger: m.Log, AllowedOrigins: c.AllowedOrigins,
 		Limits:       reddot.Limits{MaxDataBytes: c.MaxDataBytes, MaxUsers: c.MaxUsers},
