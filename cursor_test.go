@@ -82,3 +82,21 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+func TestValidNames(t *testing.T) {
+	for s, want := range map[string][2]bool{ // topic, user
+		"news": {true, true}, "a.b-c_d@e": {true, true}, "private:ops/x": {true, false}, "": {false, false},
+		"a b": {false, false}, "ü": {false, false}, "x\n": {false, false}, string(make([]byte, 129)): {false, false},
+	} {
+		if reddot.ValidTopic(s) != want[0] || reddot.ValidUser(s) != want[1] {
+			t.Errorf("%q: topic %v user %v, want %v", s, reddot.ValidTopic(s), reddot.ValidUser(s), want)
+		}
+	}
+	long := make([]byte, 200)
+	for i := range long {
+		long[i] = 'a'
+	}
+	if !reddot.ValidTopic(string(long)) || reddot.ValidTopic(string(long)+"a") || reddot.ValidUser(string(long[:129])) || !reddot.ValidUser(string(long[:128])) {
+		t.Error("length limits")
+	}
+}

@@ -1,9 +1,6 @@
 package reddot
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // Reserved topics.
 const (
@@ -15,16 +12,32 @@ const (
 	PrivatePrefix = "private:"
 )
 
-var (
-	topicRE = regexp.MustCompile(`^[A-Za-z0-9_.:@/-]{1,200}$`)
-	userRE  = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,128}$`)
-)
+// ValidTopic reports whether name is a syntactically valid topic name:
+// 1-200 of A-Z a-z 0-9 _ . : @ / -.
+func ValidTopic(name string) bool { return validName(name, 200, true) }
 
-// ValidTopic reports whether name is a syntactically valid topic name.
-func ValidTopic(name string) bool { return topicRE.MatchString(name) }
+// ValidUser reports whether id is a syntactically valid user id:
+// 1-128 of A-Z a-z 0-9 _ . @ -.
+func ValidUser(id string) bool { return validName(id, 128, false) }
 
-// ValidUser reports whether id is a syntactically valid user id.
-func ValidUser(id string) bool { return userRE.MatchString(id) }
+// validName is on every delivery's path (cursors), so it is a byte loop,
+// not a regular expression.
+func validName(s string, max int, topic bool) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '_', c == '.', c == '@', c == '-':
+		case topic && (c == ':' || c == '/'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // InboxTopic returns the reserved inbox stream of user.
 func InboxTopic(user string) string { return InboxPrefix + user }

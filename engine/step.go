@@ -269,3 +269,20 @@ func sinceSeq(c *reddot.Cursor, topic string) (uint64, bool) {
 	}
 	return c.Seq(topic)
 }
+
+// More reports whether TryNext may return more right now (a catch-up in
+// progress, queued events or commands). Call it from the consumer after
+// TryNext to decide whether to go idle until the next OnReady signal.
+func (s *Session) More() bool {
+	if len(s.pending) > 0 {
+		return true
+	}
+	for _, p := range s.pos {
+		if p.fill {
+			return true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0 || len(s.cmds) > 0 || s.resyncReq || s.err != nil
+}

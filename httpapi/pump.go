@@ -29,8 +29,9 @@ type pump struct {
 	lastWrite atomic.Int64
 	// alwaysPing sends the heartbeat even while events flow (WebSocket
 	// pings double as liveness probes).
-	alwaysPing bool
-	writeMu    sync.Mutex
+	alwaysPing  bool
+	writeMu     sync.Mutex
+	deadlineSet int64 // unix nanos of the last SetWriteDeadline, under writeMu
 	// idle, when set, is asked on every wheel tick whether the peer is
 	// still alive (WebSocket pongs); false ends the pump.
 	idle func(now time.Time) bool
@@ -93,7 +94,9 @@ func (p *pump) run() {
 				p.end()
 				return
 			}
-			continue
+			if p.again.Load() || p.sess.More() {
+				continue
+			}
 		}
 		p.running.Store(false)
 		if !p.again.Load() || !p.running.CompareAndSwap(false, true) {
@@ -104,15 +107,22 @@ func (p *pump) run() {
 
 var errTokenExpired = reddot.Errorf(reddot.EUNAUTHORIZED, "token expired; reconnect with a fresh token")
 
+// write sends b. The write deadline is renewed only when half of it has
+// passed, so most writes cost no timer update: a stuck peer is cut off
+// between timeout/2 and timeout after its last successful write.
 func (p *pump) write(b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
 	p.writeMu.Lock()
-	_ = p.conn.SetWriteDeadline(time.Now().Add(p.timeout))
+	now := time.Now()
+	if now.UnixNano()-p.deadlineSet > int64(p.timeout/2) {
+		_ = p.conn.SetWriteDeadline(now.Add(p.timeout))
+		p.deadlineSet = now.UnixNano()
+	}
 	_, err := p.conn.Write(b)
 	p.writeMu.Unlock()
-	p.lastWrite.Store(time.Now().UnixNano())
+	p.lastWrite.Store(now.UnixNano())
 	return err == nil
 }
 
