@@ -39,6 +39,18 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	Demo            bool
+
+	// MQTT broker settings (see docs/mqtt.md).
+	MQTTWebSocket        bool
+	MQTTTLSAddr          string
+	MQTTTLSCert          string
+	MQTTTLSKey           string
+	MQTTMaxPacket        int
+	MQTTMaxInflight      int
+	MQTTMaxSubscriptions int
+	MQTTKeepaliveMax     time.Duration
+	MQTTOfflineQueue     int
+	MQTTSessionExpiry    time.Duration
 }
 
 type setting struct {
@@ -134,6 +146,16 @@ var settings = []setting{
 	{"log-level", "debug, info, warn or error", "info", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log-format", "text or json", "text", str(func(c *Config) *string { return &c.LogFormat })},
 	{"demo", "serve the demo page and a demo-only token endpoint", "false", boolean(func(c *Config) *bool { return &c.Demo })},
+	{"mqtt-ws", "serve MQTT over WebSocket at /mqtt on the HTTP port", "true", boolean(func(c *Config) *bool { return &c.MQTTWebSocket })},
+	{"mqtt-tls-addr", "MQTT over TLS listen address, used when mqtt-tls-cert and mqtt-tls-key are set, or off", ":8883", str(func(c *Config) *string { return &c.MQTTTLSAddr })},
+	{"mqtt-tls-cert", "PEM certificate (chain) file for MQTT over TLS", "", str(func(c *Config) *string { return &c.MQTTTLSCert })},
+	{"mqtt-tls-key", "PEM private key file for MQTT over TLS", "", str(func(c *Config) *string { return &c.MQTTTLSKey })},
+	{"mqtt-max-packet", "largest MQTT packet a client may send, in bytes; larger ones disconnect it", "262144", integer(func(c *Config) *int { return &c.MQTTMaxPacket })},
+	{"mqtt-max-inflight", "unacknowledged QoS 1 messages per MQTT client, each way", "100", integer(func(c *Config) *int { return &c.MQTTMaxInflight })},
+	{"mqtt-max-subscriptions", "subscriptions per MQTT client (at most 256)", "100", integer(func(c *Config) *int { return &c.MQTTMaxSubscriptions })},
+	{"mqtt-keepalive-max", "longest MQTT keepalive granted; clients asking for more or none get this", "5m", duration(func(c *Config) *time.Duration { return &c.MQTTKeepaliveMax })},
+	{"mqtt-offline-queue", "events per topic replayed to a persistent MQTT session when it comes back", "1000", integer(func(c *Config) *int { return &c.MQTTOfflineQueue })},
+	{"mqtt-session-expiry", "how long an offline persistent MQTT session is kept", "168h", duration(func(c *Config) *time.Duration { return &c.MQTTSessionExpiry })},
 }
 
 func envName(flagName string) string {
