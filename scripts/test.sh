@@ -47,6 +47,8 @@ go test -run '^$' -fuzz '^FuzzDecodeFrame$' -fuzztime "$FUZZTIME" ./httpapi/
 go test -run '^$' -fuzz '^FuzzSubscriber$' -fuzztime "$FUZZTIME" ./auth/
 go test -run '^$' -fuzz '^FuzzIframeOrigin$' -fuzztime "$FUZZTIME" ./httpapi/
 go test -run '^$' -fuzz '^FuzzScanUnit$' -fuzztime "$FUZZTIME" ./bench/
+go test -run '^$' -fuzz '^FuzzReddotTopic$' -fuzztime "$FUZZTIME" ./mqttbridge/
+go test -run '^$' -fuzz '^FuzzEventData$' -fuzztime "$FUZZTIME" ./mqttbridge/
 
 for s in scripts/mqtt-interop.sh scripts/bench-smoke.sh; do
   if [[ -f $s ]]; then step "$s"; bash "$s"; fi

@@ -65,12 +65,8 @@ func (m *Main) openMQTT(ctx context.Context) error {
 	if err := validateMQTT(c); err != nil {
 		return err
 	}
-	authn, err := newAuthenticator(c)
-	if err != nil {
-		return err
-	}
 	b, err := mqttbridge.New(ctx, mqttbridge.Options{
-		Engine: m.eng, Auth: authn, Logger: m.Log.With("component", "mqtt"),
+		Engine: m.eng, Auth: m.auth, Logger: m.Log.With("component", "mqtt"),
 		SessionsPath:  filepath.Join(c.DataDir, "mqtt-sessions.db"),
 		Limits:        reddot.Limits{MaxDataBytes: c.MaxDataBytes, MaxUsers: c.MaxUsers},
 		MaxPacketSize: c.MQTTMaxPacket, MaxInflight: c.MQTTMaxInflight, MaxSubscriptions: c.MQTTMaxSubscriptions,
@@ -169,8 +165,8 @@ func validateMQTT(c *Config) error {
 	return nil
 }
 
-// newAuthenticator builds the same Authenticator as Open does for HTTP.
-// TODO(lead): Main could keep Open's Authenticator so this is not repeated.
+// newAuthenticator builds the subscriber and publisher authenticator from
+// the configuration; HTTP and MQTT share it.
 func newAuthenticator(c *Config) (*auth.Authenticator, error) {
 	o := auth.Options{Secret: []byte(c.JWTSecret), APIKeys: c.APIKeys, AllowAnonymous: c.AllowAnonymous}
 	var err error

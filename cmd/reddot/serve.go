@@ -29,6 +29,7 @@ type Main struct {
 	Log    *slog.Logger
 	Out    io.Writer // where the start banner goes
 
+	auth   *auth.Authenticator
 	store  reddot.Store
 	bus    reddot.Bus
 	eng    *engine.Engine
@@ -57,20 +58,8 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	authOpts := auth.Options{Secret: []byte(c.JWTSecret), APIKeys: c.APIKeys, AllowAnonymous: c.AllowAnonymous}
-	if c.PublicKeyFile != "" {
-		if authOpts.PublicKeyPEM, err = os.ReadFile(c.PublicKeyFile); err != nil {
-			return fmt.Errorf("cannot read jwt-public-key: %v", err)
-		}
-	}
-	if c.JWKSFile != "" {
-		if authOpts.JWKS, err = os.ReadFile(c.JWKSFile); err != nil {
-			return fmt.Errorf("cannot read jwks-file: %v", err)
-		}
-	}
-	authn, err := auth.New(authOpts)
-	if err != nil {
-		return fmt.Errorf("auth configuration: %v", err)
+	if m.auth, err = newAuthenticator(c); err != nil {
+		return err
 	}
 	if m.store, err = openStore(ctx, c, m.Log); err != nil {
 		return err
@@ -87,7 +76,7 @@ func (m *Main) Open(ctx context.Context) error {
 	})
 	attachBus(m.eng)
 	api := httpapi.New(httpapi.Options{
-		Engine: m.eng, Auth: authn, Logger: m.Log, AllowedOrigins: c.AllowedOrigins,
+		Engine: m.eng, Auth: m.auth, Logger: m.Log, AllowedOrigins: c.AllowedOrigins,
 		Limits:       reddot.Limits{MaxDataBytes: c.MaxDataBytes, MaxUsers: c.MaxUsers},
 		MaxBodyBytes: int64(c.MaxBodyBytes), Heartbeat: c.Heartbeat,
 		LongPollWait: c.LongPollTimeout, LongPollMax: c.LongPollMax,
@@ -103,6 +92,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("cannot listen on %s (http-addr): %v", c.HTTPAddr, unwrapNet(err))
 	}
 	if err := m.openMQTT(ctx); err != nil {
+		_ = m.ln.Close()
 		return err
 	}
 	m.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
