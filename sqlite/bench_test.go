@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/reddot-dev/reddot"
 	"github.com/reddot-dev/reddot/sqlite"
@@ -150,4 +153,39 @@ func BenchmarkPublishNotificationBulk(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N*perRequest)/b.Elapsed().Seconds(), "notifications/s")
+}
+
+// BenchmarkAckLatency2000 publishes notifications at a steady 2,000/s (one
+// goroutine per publish, as concurrent HTTP requests would) and reports
+// the publish-to-durable latency percentiles: what POST /v1/publish waits for.
+func BenchmarkAckLatency2000(b *testing.B) {
+	s := benchStore(b)
+	msgs := make([][]reddot.Message, 1000)
+	for i := range msgs {
+		msgs[i] = valid(b, storetest.Notify("comment", "New reply", fmt.Sprint("user", i)))
+	}
+	const rate = 2000
+	n := max(b.N, 4000)
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Second / rate)
+	defer tick.Stop()
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		<-tick.C
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			start := time.Now()
+			if _, err := s.Publish(context.Background(), msgs[i%len(msgs)]); err != nil {
+				b.Error(err)
+			}
+			lat[i] = time.Since(start)
+		}(i)
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[n*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[n-1].Microseconds())/1000, "max-ms")
 }
