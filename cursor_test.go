@@ -100,3 +100,22 @@ func TestValidNames(t *testing.T) {
 		t.Error("length limits")
 	}
 }
+
+func BenchmarkCursorEncode(b *testing.B) {
+	c := reddot.Cursor{Epoch: 7, Positions: []reddot.Position{{"news", 123456}, {"user:42", 17}, {"broadcast", 3}}}
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = c.AppendEncode(buf[:0], "42")
+	}
+}
+
+func BenchmarkCursorDecode(b *testing.B) {
+	s := reddot.Cursor{Epoch: 7, Positions: []reddot.Position{{"news", 123456}, {"user:42", 17}, {"broadcast", 3}}}.Encode("42")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := reddot.DecodeCursor(s, "42"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -38,3 +38,16 @@ func TestEventJSON(t *testing.T) {
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// BenchmarkEventEncodedOnce is the per-subscriber cost once an event is
+// encoded: the cached bytes are reused, only the cursor is appended.
+func BenchmarkEventEncodedOnce(b *testing.B) {
+	ev := &reddot.Event{ID: "01M8DKNB7SA5YADE4CWGCRQRGC", Topic: "news", Seq: 17, Event: "message",
+		Data: json.RawMessage(`{"headline":"hello","n":1}`), Time: time.Now()}
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = append(buf[:0], ev.Encoded()...)
+		buf = append(buf, `,"cursor":"ATHvkucDAARuZXdzAQEAAgA"}`...)
+	}
+}
