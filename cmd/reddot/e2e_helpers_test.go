@@ -277,3 +277,12 @@ func recv(t testing.TB, ch <-chan event) event {
 	}
 	return event{}
 }
+
+// TestMain removes the binary built for the end-to-end tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
