@@ -84,3 +84,19 @@ func TestTokenAndPublishCommands(t *testing.T) {
 		t.Fatal("token without --user succeeded")
 	}
 }
+
+func TestPprofIsOffByDefaultAndPrivateWhenOn(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	resp, err := client.Get(s.URL + "/debug/pprof/")
+	if err != nil || resp.StatusCode != 404 {
+		t.Fatalf("pprof on the public port: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	addr := freeAddr(t)
+	startServer(t, t.TempDir(), "--pprof-addr", addr)
+	resp, err = client.Get("http://" + addr + "/debug/pprof/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pprof on --pprof-addr: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}

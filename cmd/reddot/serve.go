@@ -96,6 +96,10 @@ func (m *Main) Open(ctx context.Context) error {
 		_ = m.ln.Close()
 		return err
 	}
+	if err := m.openPprof(); err != nil {
+		_ = m.ln.Close()
+		return err
+	}
 	m.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelDebug)}
 	if generated {
