@@ -45,6 +45,9 @@ type Engine struct {
 	inflight sync.WaitGroup
 
 	conns sync.Map // transport name → *atomic.Int64
+
+	localBus     bool      // the bus delivers to this node itself
+	ownEphemeral recentIDs // ephemeral events delivered here before the bus echo
 }
 
 // New returns an Engine subscribed to opts.Bus.
@@ -68,6 +71,7 @@ func New(opts Options) *Engine {
 		store: opts.Store, bus: opts.Bus, hub: hub.New(opts.HubShards), policy: opts.Policy,
 		log: opts.Logger, now: opts.Now, opts: opts, sessions: make(map[*Session]struct{}),
 	}
+	e.localBus = busIsLocal(opts.Bus)
 	e.bus.Subscribe(e.receive)
 	return e
 }
@@ -78,7 +82,12 @@ func (e *Engine) Policy() reddot.Policy { return e.policy }
 // Store returns the underlying store.
 func (e *Engine) Store() reddot.Store { return e.store }
 
-func (e *Engine) receive(ev *reddot.Event) { e.hub.Publish(ev) }
+func (e *Engine) receive(ev *reddot.Event) {
+	if ev.Ephemeral() && !e.localBus && e.ownEphemeral.seen(ev.ID) {
+		return // our own unread/reset event coming back from the bus
+	}
+	e.hub.Publish(ev)
+}
 
 // ErrShuttingDown is returned to publishers and subscribers during a drain.
 var ErrShuttingDown = reddot.Errorf(reddot.EUNAVAILABLE, "server is shutting down; reconnect")
@@ -116,6 +125,14 @@ func (e *Engine) Publish(ctx context.Context, msgs []reddot.Message) ([]reddot.P
 func (e *Engine) fanout(events []*reddot.Event) {
 	if len(events) == 0 {
 		return
+	}
+	if !e.localBus {
+		for _, ev := range events {
+			if ev.Ephemeral() {
+				e.ownEphemeral.add(ev.ID)
+			}
+			e.hub.Publish(ev)
+		}
 	}
 	// The bus must not be cancelled by the publisher's request going away.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -20,7 +20,10 @@ type lossyBus struct {
 	inner   *membus.Bus
 	drop    func(*reddot.Event) bool
 	repeats int
+	remote  bool // behave like a network bus: the engine delivers locally itself
 }
+
+func (b *lossyBus) Local() bool { return !b.remote }
 
 func (b *lossyBus) Subscribe(h func(*reddot.Event)) { b.inner.Subscribe(h) }
 func (b *lossyBus) Ping(ctx context.Context) error  { return nil }
@@ -216,5 +219,71 @@ func TestStatsCountConnectionsPerTransport(t *testing.T) {
 	c.Close()
 	if st := e.Stats(); st.Connections["sse"] != 0 || st.Connections["ws"] != 0 || st.Topics != 0 {
 		t.Fatalf("stats after close %+v", st)
+	}
+}
+
+// With a network bus, this node's subscribers get its own publishes even
+// while the bus is down, and an echo of an unread event is not delivered twice.
+func TestLocalDeliveryDoesNotWaitForTheBus(t *testing.T) {
+	bus := &lossyBus{inner: membus.New(), remote: true, drop: func(*reddot.Event) bool { return true }}
+	e, _ := newEngine(t, bus, 100)
+	s, _ := e.Subscribe(context.Background(), reader, engine.SubscribeRequest{Topics: []string{"news"}, Inbox: true})
+	defer s.Close()
+	publishTopic(t, e, "news", 3)
+	wantSeqs(t, collect(t, s, 3), 1, 3)
+
+	bus.mu.Lock()
+	bus.drop, bus.repeats = nil, 1 // the bus is back and echoes everything twice
+	bus.mu.Unlock()
+	publishTopic(t, e, "news", 1)
+	if _, err := e.MarkRead(context.Background(), "42", reddot.ReadRequest{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, s, 1)
+	if got[0].Event.Seq != 4 {
+		t.Fatalf("got seq %d, want 4", got[0].Event.Seq)
+	}
+	// MarkRead changed nothing (no notifications), so publish one and read it.
+	m := reddot.Message{Users: []string{"42"}, Notification: &reddot.NotificationInput{Title: "t"}}
+	if err := m.Validate(reddot.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Publish(context.Background(), []reddot.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.MarkRead(context.Background(), "42", reddot.ReadRequest{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	var unread, notes int
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && (notes < 1 || unread < 1) {
+		outs, err := s.TryNext(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range outs {
+			switch o.Event.Event {
+			case reddot.EventUnread:
+				unread++
+			case reddot.EventNotification:
+				notes++
+			}
+		}
+		if len(outs) == 0 {
+			select {
+			case <-s.Ready():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	// Anything still queued is an echo; drain it and count again.
+	outs, _ := s.TryNext(context.Background())
+	for _, o := range outs {
+		if o.Event.Event == reddot.EventUnread {
+			unread++
+		}
+	}
+	if notes != 1 || unread != 1 {
+		t.Fatalf("got %d notifications and %d unread events, want 1 and 1", notes, unread)
 	}
 }

@@ -45,3 +45,7 @@ func (b *Bus) Ping(context.Context) error { return nil }
 
 // Close is a no-op.
 func (b *Bus) Close() error { return nil }
+
+// Local reports that this bus delivers to this node synchronously, so the
+// engine need not deliver locally first.
+func (b *Bus) Local() bool { return true }
