@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,11 +14,9 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/reddot-dev/reddot"
 	"github.com/reddot-dev/reddot/auth"
 	"github.com/reddot-dev/reddot/engine"
 	"github.com/reddot-dev/reddot/httpapi"
-	"github.com/reddot-dev/reddot/membus"
 	"github.com/reddot-dev/reddot/sqlite"
 )
 
@@ -43,31 +40,7 @@ type envOpt func(*httpapi.Options, *auth.Options)
 // newEnv runs the whole HTTP stack on a fresh SQLite store.
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/reddot.db", sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := engine.New(engine.Options{Store: st, Bus: membus.New(), QueueSize: 256})
-	ao := auth.Options{Secret: []byte(testSecret), APIKeys: []string{testKey}}
-	ho := httpapi.Options{Engine: eng, AllowedOrigins: []string{"https://app.example"}, Heartbeat: time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	for _, o := range opts {
-		o(&ho, &ao)
-	}
-	a, err := auth.New(ao)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ho.Auth = a
-	srv := httptest.NewServer(httpapi.New(ho))
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		_ = eng.Drain(context.Background())
-		srv.Close()
-		_ = st.Close()
-	})
-	return &env{t: t, srv: srv, eng: eng, store: st, secret: []byte(testSecret)}
+	return newEnvStore(t, sqlite.Options{}, opts...)
 }
 
 func (e *env) token(user string, grants ...string) string {
@@ -313,8 +286,6 @@ func (w *wsClient) answer(t testing.TB) map[string]any {
 	}
 	return nil
 }
-
-var _ = reddot.EventMessage
 
 func newReq(method, url, bearer string) (*http.Request, error) {
 	r, err := http.NewRequest(method, url, nil)

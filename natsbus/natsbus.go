@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,7 +139,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Bus, error) {
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("nats bus: cannot reach %s: %v", redact(servers), err)
+		return nil, fmt.Errorf("nats bus: cannot reach %s: %v", buswire.Redact(servers), err)
 	}
 	b.nc = nc
 	if b.sub, err = nc.Subscribe(o.Subject, b.receive); err != nil {
@@ -151,7 +150,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Bus, error) {
 	defer cancel()
 	if err := nc.FlushWithContext(fctx); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("nats bus: %s does not answer: %v", redact(servers), err)
+		return nil, fmt.Errorf("nats bus: %s does not answer: %v", buswire.Redact(servers), err)
 	}
 	return b, nil
 }
@@ -276,25 +275,10 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-func splitParam(raw, key string) (clean, value string, err error) {
-	u, err := url.Parse(raw)
+func splitParam(raw, key string) (string, string, error) {
+	clean, v, err := buswire.SplitParam(raw, key)
 	if err != nil {
-		return "", "", fmt.Errorf("nats bus: bad URL: %v", err)
+		return "", "", fmt.Errorf("nats bus: %v", err)
 	}
-	q := u.Query()
-	value = q.Get(key)
-	q.Del(key)
-	u.RawQuery = q.Encode()
-	return u.String(), value, nil
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return clean, v, nil
 }

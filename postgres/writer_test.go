@@ -167,7 +167,7 @@ func TestCloseFinishesQueued(t *testing.T) {
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	time.Sleep(20 * time.Millisecond)
+	waitClosing(t, s) // Close has stopped taking jobs and waits for the writer
 	release()
 	wg.Wait()
 	if err := <-closed; err != nil {
@@ -290,5 +290,23 @@ func TestRetryable(t *testing.T) {
 		if got := isStatementError(c.err); got != c.statement {
 			t.Errorf("isStatementError(%v) = %v", c.err, got)
 		}
+	}
+}
+
+// waitClosing waits until Close has marked the store closed.
+func waitClosing(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.RLock()
+		closed := s.closed
+		s.mu.RUnlock()
+		if closed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not start")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

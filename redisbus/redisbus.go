@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,7 +118,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Bus, error) {
 	o = o.withDefaults()
 	ropt, err := redis.ParseURL(clean)
 	if err != nil {
-		return nil, fmt.Errorf("redis bus: bad URL %s: %v", redact(clean), err)
+		return nil, fmt.Errorf("redis bus: bad URL %s: %v", buswire.Redact(clean), err)
 	}
 	ropt.DialTimeout = 2 * time.Second
 	ropt.ReadTimeout = 3 * time.Second
@@ -128,7 +127,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Bus, error) {
 	ropt.PoolSize = 4
 	ropt.DialerRetries = 1 // the bus has its own retry loops
 	client := redis.NewClient(ropt)
-	where := redact(clean)
+	where := buswire.Redact(clean)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
@@ -250,29 +249,6 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-func splitParam(raw, key string) (clean, value string, err error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", "", fmt.Errorf("redis bus: bad URL: %v", err)
-	}
-	q := u.Query()
-	value = q.Get(key)
-	q.Del(key)
-	u.RawQuery = q.Encode()
-	return u.String(), value, nil
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
 func unwrapNet(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
@@ -292,4 +268,12 @@ type redisLogger struct{}
 
 func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	slog.Default().DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+}
+
+func splitParam(raw, key string) (string, string, error) {
+	clean, v, err := buswire.SplitParam(raw, key)
+	if err != nil {
+		return "", "", fmt.Errorf("redis bus: %v", err)
+	}
+	return clean, v, nil
 }

@@ -3,11 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"strings"
-	"time"
 
 	"github.com/reddot-dev/reddot"
+	"github.com/reddot-dev/reddot/internal/inboxpage"
 )
 
 // Inbox page sizes.
@@ -86,31 +85,5 @@ func (s *Store) Inbox(ctx context.Context, user string, q reddot.InboxQuery) ([]
 		return nil, "", err
 	}
 	defer rows.Close()
-	items := make([]reddot.Notification, 0, limit+1)
-	for rows.Next() {
-		var n reddot.Notification
-		var data []byte
-		var ns int64
-		if err := rows.Scan(&n.ID, &n.Category, &n.Title, &n.Body, &n.URL, &data, &ns,
-			&n.Read, &n.Broadcast); err != nil {
-			return nil, "", err
-		}
-		if len(data) > 0 {
-			n.Data = json.RawMessage(data)
-		}
-		n.Time = time.Unix(0, ns).UTC()
-		if !n.Broadcast {
-			n.User = user
-		}
-		items = append(items, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		next = items[limit-1].ID
-	}
-	return items, next, nil
+	return inboxpage.Scan(rows, user, limit)
 }

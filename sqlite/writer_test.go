@@ -175,7 +175,7 @@ func TestCloseFinishesQueued(t *testing.T) {
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	time.Sleep(20 * time.Millisecond)
+	waitClosing(t, s) // Close has stopped taking jobs and waits for the writer
 	release()
 	wg.Wait()
 	if err := <-closed; err != nil {
@@ -247,5 +247,23 @@ func TestSchemaVersion(t *testing.T) {
 	var sync int
 	if err := s.wconn.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
 		t.Errorf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
+}
+
+// waitClosing waits until Close has marked the store closed.
+func waitClosing(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not start")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
