@@ -54,11 +54,14 @@ test('SSE buffered by a proxy (no first byte): auto settles on long polling', as
   const page = await openDemo(ctx, proxy.url, { transport: 'auto', wait: false });
   await waitLive(page, 30000);
   assert.equal(await page.evaluate(() => window.demo.rd.transport), 'longpoll');
+
+  // The long-poll transport catches up with one /v1/poll and only then
+  // parks a /v1/longpoll, so look at the request log after a delivery has
+  // gone through it rather than the moment the client reports live.
+  await srv.notify('42', 'Delivered over long polling');
+  await waitBadge(page, 1, 2000);
   const sse = proxy.paths.findIndex((p) => p.startsWith('/v1/sse'));
   const lp = proxy.paths.findIndex((p) => p.startsWith('/v1/longpoll'));
   assert.ok(proxy.upgrades >= 1 && sse >= 0 && lp > sse, `WebSocket, then SSE, then long polling: ${proxy.paths}`);
-
-  await srv.notify('42', 'Delivered over long polling');
-  await waitBadge(page, 1, 2000);
   await screenshot(page, 'fallback-longpoll');
 });
