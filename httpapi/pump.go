@@ -36,6 +36,17 @@ type pump struct {
 	// still alive (WebSocket pongs); false ends the pump.
 	idle func(now time.Time) bool
 
+	// bat, when set, writes this pump's passes through io_uring (see
+	// batch.go); fd is the socket it sends to. fdMu guards the socket's
+	// life against end(): while a batched send is in flight (fdBusy) the
+	// close is left to releaseFD, so the descriptor cannot be reused under
+	// the ring.
+	bat    *batcher
+	fd     int32
+	fdMu   sync.Mutex
+	fdBusy bool
+	closed bool
+
 	endOnce sync.Once
 	expiry  *time.Timer
 	done    chan struct{}
@@ -44,8 +55,15 @@ type pump struct {
 
 var pumpBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// start registers the pump and writes what is already pending.
-func (p *pump) start(expires time.Time) {
+// start registers the pump and writes what is already pending; with bat
+// its passes go through that batcher when the connection is a plain TCP
+// socket.
+func (p *pump) start(expires time.Time, bat *batcher) {
+	if bat != nil {
+		if fd, ok := socketFD(p.conn); ok {
+			p.bat, p.fd = bat, fd
+		}
+	}
 	p.done = make(chan struct{})
 	p.lastWrite.Store(time.Now().UnixNano())
 	if !expires.IsZero() {
@@ -59,36 +77,59 @@ func (p *pump) start(expires time.Time) {
 func (p *pump) kick() {
 	p.again.Store(true)
 	if p.running.CompareAndSwap(false, true) {
-		go p.run()
+		if p.bat != nil {
+			p.bat.enqueue(p)
+		} else {
+			go p.run(nil, false)
+		}
 	}
 }
 
-func (p *pump) run() {
+// fill appends one pass's bytes to b: the events now pending and a due
+// heartbeat, or a closing frame, in which case end reports that the pump
+// ends once they are written.
+func (p *pump) fill(b []byte) (out []byte, end bool) {
+	p.again.Store(false)
+	if p.expired.Load() {
+		return p.enc.closing(b, errTokenExpired), true
+	}
+	// Store reads here (catch-up pages, counts) are bounded by the store
+	// itself; a context per pass would cost a timer per event.
+	outs, err := p.sess.TryNext(context.Background())
+	if err != nil {
+		return p.enc.closing(b, err), true
+	}
+	for _, o := range outs {
+		b = p.enc.event(b, o)
+	}
+	if p.hb.Swap(false) && (len(outs) == 0 || p.alwaysPing) {
+		b = p.enc.heartbeat(b)
+	}
+	return b, false
+}
+
+// run writes passes until nothing is pending. rest, when not nil, is what
+// a batched send left unwritten; the batcher handed over writeMu with it,
+// and final says the pump ends after it.
+func (p *pump) run(rest []byte, final bool) {
+	if rest != nil {
+		ok := p.writeLocked(rest)
+		p.writeMu.Unlock()
+		if !ok || final {
+			p.end()
+			return
+		}
+	}
 	bp := pumpBufs.Get().(*[]byte)
 	defer pumpBufs.Put(bp)
 	for {
-		p.again.Store(false)
-		b := (*bp)[:0]
-		if p.expired.Load() {
-			p.write(p.enc.closing(b, errTokenExpired))
-			p.end()
-			return
-		}
-		// Store reads here (catch-up pages, counts) are bounded by the
-		// store itself; a context per pass would cost a timer per event.
-		outs, err := p.sess.TryNext(context.Background())
-		if err != nil {
-			p.write(p.enc.closing(b, err))
-			p.end()
-			return
-		}
-		for _, o := range outs {
-			b = p.enc.event(b, o)
-		}
-		if p.hb.Swap(false) && (len(outs) == 0 || p.alwaysPing) {
-			b = p.enc.heartbeat(b)
-		}
+		b, final := p.fill((*bp)[:0])
 		*bp = b
+		if final {
+			p.write(b)
+			p.end()
+			return
+		}
 		if len(b) > 0 {
 			if !p.write(b) {
 				p.end()
@@ -105,6 +146,38 @@ func (p *pump) run() {
 	}
 }
 
+// settle ends a batched pass with nothing more to write; a kick that came
+// meanwhile schedules the next one.
+func (p *pump) settle(b *batcher) {
+	p.running.Store(false)
+	if p.again.Load() && p.running.CompareAndSwap(false, true) {
+		b.enqueue(p)
+	}
+}
+
+// holdFD marks a batched send in flight; false means the pump is ending.
+func (p *pump) holdFD() bool {
+	p.fdMu.Lock()
+	defer p.fdMu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.fdBusy = true
+	return true
+}
+
+// releaseFD ends a batched send and closes the socket if end() came
+// meanwhile.
+func (p *pump) releaseFD() {
+	p.fdMu.Lock()
+	p.fdBusy = false
+	closeNow := p.closed
+	p.fdMu.Unlock()
+	if closeNow {
+		_ = p.conn.Close()
+	}
+}
+
 var errTokenExpired = reddot.Errorf(reddot.EUNAUTHORIZED, "token expired; reconnect with a fresh token")
 
 // write sends b. The write deadline is renewed only when half of it has
@@ -115,13 +188,18 @@ func (p *pump) write(b []byte) bool {
 		return true
 	}
 	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	return p.writeLocked(b)
+}
+
+// writeLocked is write for a caller holding writeMu.
+func (p *pump) writeLocked(b []byte) bool {
 	now := time.Now()
 	if now.UnixNano()-p.deadlineSet > int64(p.timeout/2) {
 		_ = p.conn.SetWriteDeadline(now.Add(p.timeout))
 		p.deadlineSet = now.UnixNano()
 	}
 	_, err := p.conn.Write(b)
-	p.writeMu.Unlock()
 	p.lastWrite.Store(now.UnixNano())
 	return err == nil
 }
@@ -133,7 +211,13 @@ func (p *pump) end() {
 		if p.expiry != nil {
 			p.expiry.Stop()
 		}
-		_ = p.conn.Close()
+		p.fdMu.Lock()
+		p.closed = true
+		busy := p.fdBusy
+		p.fdMu.Unlock()
+		if !busy {
+			_ = p.conn.Close()
+		}
 		p.sess.Close()
 		if p.onEnd != nil {
 			p.onEnd()

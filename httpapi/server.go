@@ -32,6 +32,9 @@ type Options struct {
 	WSReadLimit    int64         // bytes per client frame (64 KiB)
 	PingTimeout    time.Duration // WebSocket pong deadline (10 s)
 	PublicCacheTTL time.Duration // Cache-Control max-age for anonymous public polls (0: no-store)
+	// NoIOUring writes every stream with its own write(2) even where
+	// io_uring is available (see batch.go).
+	NoIOUring bool
 
 	// Extra routes (demo, SDK, MQTT over WebSocket) mounted on the same mux.
 	Mount func(mux *http.ServeMux)

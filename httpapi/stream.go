@@ -142,7 +142,7 @@ func (s *Server) detach(w http.ResponseWriter, r *http.Request, sess *engine.Ses
 		sess.Close()
 		return true
 	}
-	pm.start(p.Expires)
+	pm.start(p.Expires, s.batcher())
 	// A stream client sends nothing after its request: a read returning
 	// means it went away (or broke the protocol). This goroutine parks with
 	// a minimal stack and ends with the pump.

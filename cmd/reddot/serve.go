@@ -80,7 +80,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Engine: m.eng, Auth: m.auth, Logger: m.Log, AllowedOrigins: c.AllowedOrigins,
 		Limits:       reddot.Limits{MaxDataBytes: c.MaxDataBytes, MaxUsers: c.MaxUsers},
 		MaxBodyBytes: int64(c.MaxBodyBytes), Heartbeat: c.Heartbeat,
-		LongPollWait: c.LongPollTimeout, LongPollMax: c.LongPollMax,
+		LongPollWait: c.LongPollTimeout, LongPollMax: c.LongPollMax, NoIOUring: !c.IOUring,
 		Mount: func(mux *http.ServeMux) {
 			m.mountMQTT(mux)
 			web.MountSDK(mux)
