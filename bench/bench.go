@@ -71,6 +71,10 @@ type Config struct {
 	// loopback server and leaves the choice to the kernel otherwise.
 	SourceIPs int
 	ServerPID int // when > 0, sample its RSS and CPU from /proc
+	// GoroutineReaders reads every WebSocket, SSE and iframe subscriber
+	// with its own goroutine, as on systems without epoll and io_uring,
+	// instead of the shared readers (reactor_linux.go).
+	GoroutineReaders bool
 
 	ConnectTimeout time.Duration // per connection attempt [10s]
 	Settle         time.Duration // idle time after connecting, before RSS is read and publishing starts

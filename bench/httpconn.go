@@ -27,6 +27,7 @@ type dialer struct {
 	srcs     []net.IP
 	tls      *tls.Config
 	timeout  time.Duration
+	rx       *reactors // shared readers for established streams; nil: a goroutine each
 }
 
 // httpConn is one client connection and its buffered reader.

@@ -21,6 +21,7 @@ type runner struct {
 	base  *url.URL
 	srcs  []net.IP
 	tr    transport
+	rx    *reactors // shared stream readers, closed at the end
 	subs  []*sub
 	start time.Time
 
@@ -64,6 +65,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if r.tr, err = r.newTransport(); err != nil {
 		return nil, err
 	}
+	defer r.rx.close() // after every subscriber has stopped
 	r.phase.Store("prepare")
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -260,6 +262,10 @@ func (r *runner) newTransport() (transport, error) {
 	}
 	if r.base.Scheme == "https" {
 		d.tls = &tls.Config{ServerName: r.base.Hostname()}
+	}
+	if d.tls == nil && !r.cfg.GoroutineReaders && (r.cfg.Transport == "ws" || r.cfg.Transport == "sse" || r.cfg.Transport == "iframe") {
+		d.rx = newReactors()
+		r.rx = d.rx
 	}
 	switch r.cfg.Transport {
 	case "ws":

@@ -143,9 +143,11 @@ func checkClean(t *testing.T, sum *bench.Summary, subs, events int) {
 
 func TestTopicBroadcastOverEveryHTTPTransport(t *testing.T) {
 	srv := newServer(t)
-	for _, tr := range []string{"ws", "sse", "longpoll", "poll", "iframe"} {
+	for _, tr := range []string{"ws", "sse", "longpoll", "poll", "iframe", "ws-goroutines", "sse-goroutines"} {
 		t.Run(tr, func(t *testing.T) {
-			cfg := config(srv.URL, tr, 50, 10)
+			transport, goroutines := strings.CutSuffix(tr, "-goroutines")
+			cfg := config(srv.URL, transport, 50, 10)
+			cfg.GoroutineReaders = goroutines
 			cfg.Topic = "bench-" + tr
 			cfg.Credentials = minted(t)
 			sum := run(t, cfg)
@@ -185,11 +187,13 @@ func TestBatchedPublishing(t *testing.T) {
 }
 
 func TestSubscribersResumeAfterDrops(t *testing.T) {
-	for _, tr := range []string{"ws", "sse", "iframe", "longpoll"} {
+	for _, tr := range []string{"ws", "sse", "iframe", "longpoll", "ws-goroutines"} {
 		t.Run(tr, func(t *testing.T) {
 			srv := newServer(t)
 			srv.cutAfter = 5
-			cfg := config(srv.URL, tr, 20, 20)
+			transport, goroutines := strings.CutSuffix(tr, "-goroutines")
+			cfg := config(srv.URL, transport, 20, 20)
+			cfg.GoroutineReaders = goroutines
 			cfg.Rate = 100
 			cfg.Credentials = minted(t)
 			sum := run(t, cfg)

@@ -41,5 +41,11 @@ func (t *streamTransport) session(ctx context.Context, s *sub, ready func()) err
 	}
 	_ = c.SetDeadline(time.Time{})
 	ready()
+	if t.d.rx != nil && len(resp.TransferEncoding) == 0 {
+		buffered, _ := c.br.Peek(c.br.Buffered())
+		if ok, err := t.d.rx.serve(c.Conn, buffered, s, parseLines, ctx.Done()); ok {
+			return err
+		}
+	}
 	return s.readLines(resp.Body)
 }

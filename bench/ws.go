@@ -60,6 +60,12 @@ func (t *wsTransport) session(ctx context.Context, s *sub, ready func()) error {
 	}
 	_ = c.SetDeadline(time.Time{})
 	ready()
+	if t.d.rx != nil {
+		buffered, _ := c.br.Peek(c.br.Buffered())
+		if ok, err := t.d.rx.serve(c.Conn, buffered, s, parseFrames, ctx.Done()); ok {
+			return err
+		}
+	}
 	return t.read(c, s)
 }
 

@@ -46,6 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	pollInterval := fs.Duration("poll-interval", time.Second, "time between short polls")
 	mqttURL := fs.String("mqtt-url", "", "MQTT broker: tcp://host:port or ws://host/mqtt (default: /mqtt at --url)")
 	mqttQoS := fs.Int("mqtt-qos", 1, "MQTT subscription QoS (0, 1 or 2)")
+	goReaders := fs.Bool("goroutine-readers", false, "read each ws/sse/iframe subscriber with its own goroutine instead of shared epoll+io_uring readers")
 	sourceIPs := fs.Int("source-ips", 0, "spread connections over this many 127.0.0.0/8 source addresses (0: one per 20,000 connections)")
 	serverPID := fs.Int("server-pid", 0, "server process to sample RSS and CPU from /proc")
 	duration := fs.Duration("duration", 10*time.Minute, "hard limit on the whole run")
@@ -66,7 +67,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		Subscribers: n, Ramp: *ramp, Events: *events, Rate: *rate, Batch: *batch,
 		UsersPerRequest: c.MaxUsers, Publishers: *publishers,
 		Origin: *origin, PollInterval: *pollInterval, LongPollTimeout: c.LongPollTimeout,
-		MQTTURL: *mqttURL, MQTTQoS: byte(*mqttQoS), SourceIPs: *sourceIPs, ServerPID: *serverPID,
+		MQTTURL: *mqttURL, MQTTQoS: byte(*mqttQoS), SourceIPs: *sourceIPs, ServerPID: *serverPID, GoroutineReaders: *goReaders,
 		ConnectTimeout: *connectTimeout, Settle: *settle, Wait: *wait, Duration: *duration,
 		Reconnects: *reconnects, ProgressEvery: *progress,
 	}

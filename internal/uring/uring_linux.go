@@ -33,12 +33,13 @@ type Ring struct {
 	pending []Send
 }
 
-// Send is one queued send: Buf to the socket Fd. Res receives the byte
-// count written or a negative errno.
+// Send is one queued operation: a send of Buf to the socket Fd, or a
+// receive into Buf. Res receives the byte count or a negative errno.
 type Send struct {
 	Fd  int32
 	Buf []byte
 	Res int32
+	op  uint8
 }
 
 type params struct {
@@ -79,6 +80,7 @@ type cqe struct {
 
 const (
 	opSend         = 26     // IORING_OP_SEND
+	opRecv         = 27     // IORING_OP_RECV
 	setupSubmitAll = 1 << 7 // IORING_SETUP_SUBMIT_ALL: keep going past a failed SQE
 	setupCoopTask  = 1 << 8 // IORING_SETUP_COOP_TASKRUN: no interrupt for completions
 	featSingleMmap = 1 << 0 // IORING_FEAT_SINGLE_MMAP
@@ -144,16 +146,24 @@ func (r *Ring) Send(fd int32, buf []byte) {
 	if len(r.pending) == r.size {
 		panic("uring: more sends than the ring holds; Flush first")
 	}
-	r.pending = append(r.pending, Send{Fd: fd, Buf: buf})
+	r.pending = append(r.pending, Send{Fd: fd, Buf: buf, op: opSend})
+}
+
+// Recv queues a non-blocking receive into buf, like Send.
+func (r *Ring) Recv(fd int32, buf []byte) {
+	if len(r.pending) == r.size {
+		panic("uring: more operations than the ring holds; Flush first")
+	}
+	r.pending = append(r.pending, Send{Fd: fd, Buf: buf, op: opRecv})
 }
 
 // Len is the number of queued sends.
 func (r *Ring) Len() int { return len(r.pending) }
 
-// Flush submits every queued send in one system call and returns them
-// with their results, valid until the next Send. Sends never wait: a
-// socket whose buffer is full yields -EAGAIN or a short count, and the
-// caller writes the rest another way.
+// Flush submits every queued operation in one system call and returns
+// them with their results, valid until the next Send or Recv. Nothing
+// waits: a socket whose buffer is full (or, for a receive, empty) yields
+// -EAGAIN or a short count, and the caller carries on another way.
 func (r *Ring) Flush() ([]Send, error) {
 	n := uint32(len(r.pending))
 	if n == 0 {
@@ -164,7 +174,7 @@ func (r *Ring) Flush() ([]Send, error) {
 		s := &r.pending[i]
 		idx := (tail + uint32(i)) & r.sqMask
 		e := &r.sqes[idx]
-		*e = sqe{opcode: opSend, fd: s.Fd, len: uint32(len(s.Buf)), opFlags: sendFlags, userData: uint64(i)}
+		*e = sqe{opcode: s.op, fd: s.Fd, len: uint32(len(s.Buf)), opFlags: sendFlags, userData: uint64(i)}
 		if len(s.Buf) > 0 {
 			e.addr = uint64(uintptr(unsafe.Pointer(&s.Buf[0])))
 		}
