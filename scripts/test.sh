@@ -9,7 +9,11 @@ root=$PWD
 export REDDOT_TEST_POSTGRES=${REDDOT_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 export REDDOT_TEST_REDIS=${REDDOT_TEST_REDIS:-redis://127.0.0.1:6379/0}
 export REDDOT_TEST_NATS=${REDDOT_TEST_NATS:-nats://127.0.0.1:4222}
-FUZZTIME=${FUZZTIME:-10s}
+# Fuzz budgets are counts, not durations: with a duration Go's fuzz
+# coordinator can race its own deadline and fail with a bare "context
+# deadline exceeded" (golang/go#75804) when a worker is still busy, e.g.
+# minimizing a new input. A count has no deadline to race.
+FUZZTIME=${FUZZTIME:-20000x}
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -41,14 +45,15 @@ step "go test -race"
 go test -race -count=1 -timeout 20m ./...
 
 step "fuzz ($FUZZTIME each)"
-go test -run '^$' -fuzz '^FuzzDecodeCursor$' -fuzztime "$FUZZTIME" .
-go test -run '^$' -fuzz '^FuzzDecodeMessage$' -fuzztime "$FUZZTIME" .
-go test -run '^$' -fuzz '^FuzzDecodeFrame$' -fuzztime "$FUZZTIME" ./httpapi/
-go test -run '^$' -fuzz '^FuzzSubscriber$' -fuzztime "$FUZZTIME" ./auth/
-go test -run '^$' -fuzz '^FuzzIframeOrigin$' -fuzztime "$FUZZTIME" ./httpapi/
-go test -run '^$' -fuzz '^FuzzScanUnit$' -fuzztime "$FUZZTIME" ./bench/
-go test -run '^$' -fuzz '^FuzzReddotTopic$' -fuzztime "$FUZZTIME" ./mqttbridge/
-go test -run '^$' -fuzz '^FuzzEventData$' -fuzztime "$FUZZTIME" ./mqttbridge/
+fuzz() { go test -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 5s "$2"; }
+fuzz FuzzDecodeCursor .
+fuzz FuzzDecodeMessage .
+fuzz FuzzDecodeFrame ./httpapi/
+fuzz FuzzSubscriber ./auth/
+fuzz FuzzIframeOrigin ./httpapi/
+fuzz FuzzScanUnit ./bench/
+fuzz FuzzReddotTopic ./mqttbridge/
+fuzz FuzzEventData ./mqttbridge/
 
 for s in scripts/mqtt-interop.sh scripts/bench-smoke.sh; do
   if [[ -f $s ]]; then step "$s"; bash "$s"; fi
