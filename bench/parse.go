@@ -75,12 +75,13 @@ func parseFrames(rc *rconn, b []byte, now time.Time) (int, error) {
 				return used, err
 			}
 		case op >= opClose:
-		case fin && len(rc.msg) == 0:
+		case fin && !rc.frag:
 			if op == opText || op == opBin {
 				rc.s.consume(p, now)
 			}
-		default:
+		default: // a fragment: the first (not final) or a continuation
 			rc.msg = append(rc.msg, p...)
+			rc.frag = !fin
 			if fin {
 				rc.s.consume(rc.msg, now)
 				rc.msg = rc.msg[:0]

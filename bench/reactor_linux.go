@@ -28,6 +28,7 @@ type reactor struct {
 	ring  *uring.Ring
 	mu    sync.Mutex
 	conns map[int32]*rconn
+	dead  bool // under mu: the loop has ended; no new connections
 	stop  atomic.Bool
 	done  chan struct{}
 }
@@ -47,6 +48,7 @@ type rconn struct {
 	parse  func(rc *rconn, b []byte, now time.Time) (int, error)
 	buf    []byte
 	msg    []byte // WebSocket: a fragmented message being assembled
+	frag   bool   // WebSocket: inside a fragmented message
 	result chan error
 
 	mu     sync.Mutex
@@ -117,6 +119,11 @@ func (rs *reactors) serve(c net.Conn, buffered []byte, s *sub, parse func(*rconn
 	}
 	r := rs.list[int(rs.next.Add(1))%len(rs.list)]
 	r.mu.Lock()
+	if r.dead {
+		r.mu.Unlock()
+		_ = unix.Close(fd)
+		return true, errors.New("bench reader stopped")
+	}
 	r.conns[rc.fd] = rc
 	r.mu.Unlock()
 	if err := unix.EpollCtl(r.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}); err != nil {
@@ -144,7 +151,7 @@ func (rc *rconn) consume(now time.Time) error {
 	}
 	rest := copy(rc.buf, rc.buf[n:])
 	rc.buf = rc.buf[:rest]
-	if len(rc.buf) >= maxUnit {
+	if len(rc.buf) > maxUnit+14 { // a whole unit and a frame header
 		return fmt.Errorf("unit longer than %d bytes", maxUnit)
 	}
 	return nil
@@ -160,7 +167,7 @@ func (r *reactor) loop() {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			return
+			break // its connections end below
 		}
 		ready = ready[:0]
 		r.mu.Lock()
@@ -176,13 +183,16 @@ func (r *reactor) loop() {
 			}
 			r.ring.Recv(rc.fd, rc.buf[len(rc.buf):cap(rc.buf)])
 		}
-		results, err := r.ring.Flush()
+		results, _ := r.ring.Flush() // a failure shows in the results and Broken
+		if r.ring.Broken() != nil {
+			break // every connection ends below with the ring's error
+		}
 		now := time.Now()
 		for i, res := range results {
 			rc := ready[i]
 			switch {
-			case err != nil:
-				r.finish(rc, err)
+			case res.Res == uring.NotSubmitted:
+				// not read this time; epoll reports it again
 			case res.Res > 0:
 				rc.buf = rc.buf[:len(rc.buf)+int(res.Res)]
 				if perr := rc.consume(now); perr != nil {
@@ -196,14 +206,19 @@ func (r *reactor) loop() {
 			}
 		}
 	}
+	why := errors.New("bench stopped")
+	if err := r.ring.Broken(); err != nil {
+		why = err
+	}
 	r.mu.Lock()
+	r.dead = true
 	left := make([]*rconn, 0, len(r.conns))
 	for _, rc := range r.conns {
 		left = append(left, rc)
 	}
 	r.mu.Unlock()
 	for _, rc := range left {
-		r.finish(rc, errors.New("bench stopped"))
+		r.finish(rc, why)
 	}
 }
 

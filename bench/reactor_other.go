@@ -12,8 +12,9 @@ import (
 type reactors struct{}
 
 type rconn struct {
-	s   *sub
-	msg []byte
+	s    *sub
+	msg  []byte
+	frag bool
 }
 
 func newReactors() *reactors { return nil }

@@ -19,7 +19,8 @@ import (
 // leaves unwritten goes to the pump's own goroutine, which writes it the
 // ordinary way with a deadline.
 type batcher struct {
-	ring *uring.Ring
+	ring   *uring.Ring
+	failed atomic.Bool // the ring broke; pumps write directly
 
 	mu      sync.Mutex
 	queue   []*pump
@@ -169,9 +170,10 @@ func (b *batcher) flush() {
 			} else {
 				p.settle(b)
 			}
-		case s.Res >= 0 || s.Res == -int32(syscall.EAGAIN):
-			// The socket buffer is full: the pump's goroutine writes the
-			// rest, still holding writeMu so nothing interleaves.
+		case s.Res >= 0 || s.Res == -int32(syscall.EAGAIN) || s.Res == uring.NotSubmitted:
+			// The socket buffer is full (or the ring did not take the
+			// send): the pump's goroutine writes the rest, still holding
+			// writeMu so nothing interleaves.
 			rest := append([]byte(nil), s.Buf[max(s.Res, 0):]...)
 			p.releaseFD()
 			go p.run(rest, it.final)
@@ -185,7 +187,10 @@ func (b *batcher) flush() {
 		}
 	}
 	if err != nil {
-		slog.Default().Warn("io_uring submission failed; affected streams were closed", "err", err)
+		slog.Default().Warn("io_uring submission failed", "err", err, "ring_broken", b.ring.Broken() != nil)
+		if b.ring.Broken() != nil {
+			b.failed.Store(true) // its pumps write on their own from now on
+		}
 	}
 	clear(b.inflight)
 	b.inflight = b.inflight[:0]

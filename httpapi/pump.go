@@ -77,7 +77,7 @@ func (p *pump) start(expires time.Time, bat *batcher) {
 func (p *pump) kick() {
 	p.again.Store(true)
 	if p.running.CompareAndSwap(false, true) {
-		if p.bat != nil {
+		if p.bat != nil && !p.bat.failed.Load() {
 			p.bat.enqueue(p)
 		} else {
 			go p.run(nil, false)

@@ -8,6 +8,7 @@ package uring
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -31,7 +32,15 @@ type Ring struct {
 	size    int
 	mem     [][]byte
 	pending []Send
+	gen     uint32 // Flush generation, in the high half of user_data
+	broken  error  // set when the kernel stopped answering; nothing is submitted after
 }
+
+// NotSubmitted is the result of an operation the kernel never took: the
+// caller may do it another way. A negative errno means it was attempted
+// (-ECANCELED: attempted with an unknown outcome, after a failure of the
+// ring itself).
+const NotSubmitted = math.MinInt32
 
 // Send is one queued operation: a send of Buf to the socket Fd, or a
 // receive into Buf. Res receives the byte count or a negative errno.
@@ -160,56 +169,112 @@ func (r *Ring) Recv(fd int32, buf []byte) {
 // Len is the number of queued sends.
 func (r *Ring) Len() int { return len(r.pending) }
 
-// Flush submits every queued operation in one system call and returns
-// them with their results, valid until the next Send or Recv. Nothing
-// waits: a socket whose buffer is full (or, for a receive, empty) yields
-// -EAGAIN or a short count, and the caller carries on another way.
+// Flush submits every queued operation and returns them with their
+// results, valid until the next Send or Recv. Nothing waits: a socket whose
+// buffer is full (or, for a receive, empty) yields -EAGAIN or a short
+// count, and the caller carries on another way. Normally this is one
+// system call. Whatever the kernel did not take is reported as
+// NotSubmitted and taken back out of the ring, so the next Flush starts
+// clean; when the ring itself fails, Flush returns the error and the ring
+// refuses further work.
 func (r *Ring) Flush() ([]Send, error) {
-	n := uint32(len(r.pending))
+	out := r.pending
+	r.pending = r.pending[:0]
+	n := uint32(len(out))
 	if n == 0 {
 		return nil, nil
 	}
-	tail := atomic.LoadUint32(r.sqTail)
-	for i := range r.pending {
-		s := &r.pending[i]
-		idx := (tail + uint32(i)) & r.sqMask
+	for i := range out {
+		out[i].Res = NotSubmitted
+	}
+	if r.broken != nil {
+		return out, r.broken
+	}
+	r.gen++
+	start := atomic.LoadUint32(r.sqTail)
+	for i := range out {
+		s := &out[i]
+		idx := (start + uint32(i)) & r.sqMask
 		e := &r.sqes[idx]
-		*e = sqe{opcode: s.op, fd: s.Fd, len: uint32(len(s.Buf)), opFlags: sendFlags, userData: uint64(i)}
+		*e = sqe{opcode: s.op, fd: s.Fd, len: uint32(len(s.Buf)), opFlags: sendFlags, userData: uint64(r.gen)<<32 | uint64(i)}
 		if len(s.Buf) > 0 {
 			e.addr = uint64(uintptr(unsafe.Pointer(&s.Buf[0])))
 		}
-		s.Res = -int32(unix.ECANCELED)
 		r.sqArray[idx] = idx
 	}
-	atomic.StoreUint32(r.sqTail, tail+n)
+	atomic.StoreUint32(r.sqTail, start+n)
+
 	var err error
-	for done := uint32(0); done < n; {
-		// Non-blocking sends complete during submission, so waiting for
-		// all of them does not block.
-		submit := uint32(0)
-		if done == 0 {
-			submit = n
-		}
-		_, _, errno := syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(submit), uintptr(n-done), enterGetEvents, 0, 0)
-		if errno != 0 && errno != syscall.EINTR {
-			err = fmt.Errorf("io_uring_enter: %w", errno)
+	done := uint32(0)
+	for tries := 0; ; {
+		consumed := atomic.LoadUint32(r.sqHead) - start
+		unconsumed := n - consumed
+		if unconsumed == 0 && done == consumed {
 			break
 		}
-		head := atomic.LoadUint32(r.cqHead)
-		for ctail := atomic.LoadUint32(r.cqTail); head != ctail; head++ {
-			c := &r.cqes[head&r.cqMask]
-			if c.userData < uint64(n) {
-				r.pending[c.userData].Res = c.res
-				done++
+		var flags, wait uintptr
+		if unconsumed == 0 {
+			// Everything is taken; non-blocking operations complete
+			// during submission, so this rarely waits.
+			flags, wait = enterGetEvents, uintptr(consumed-done)
+		}
+		_, _, errno := syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(unconsumed), wait, flags, 0, 0)
+		got := r.reap(out)
+		done += got
+		progress := got > 0 || atomic.LoadUint32(r.sqHead)-start != consumed
+		switch {
+		case errno == syscall.EINTR || (errno == 0 && progress):
+			continue
+		case errno == 0 || errno == syscall.EAGAIN || errno == syscall.EBUSY:
+			// The kernel is short of memory or completion space, or took
+			// nothing: retry a little, then give the rest back.
+			if tries++; tries < 100 {
+				continue
+			}
+			if errno == 0 {
+				errno = syscall.EAGAIN
 			}
 		}
-		atomic.StoreUint32(r.cqHead, head)
+		// Take back what the kernel did not consume; wait no longer for
+		// what it did: those keep -ECANCELED, outcome unknown.
+		head := atomic.LoadUint32(r.sqHead)
+		atomic.StoreUint32(r.sqTail, head)
+		for i := head - start; i < n; i++ {
+			out[i].Res = NotSubmitted
+		}
+		for i := uint32(0); i < head-start; i++ {
+			if out[i].Res == NotSubmitted {
+				out[i].Res = -int32(unix.ECANCELED)
+			}
+		}
+		if head-start != done {
+			r.broken = fmt.Errorf("io_uring_enter: %w (operations lost in the ring)", errno)
+			return out, r.broken
+		}
+		err = fmt.Errorf("io_uring_enter: %w", errno)
+		break
 	}
-	runtime.KeepAlive(r.pending)
-	out := r.pending
-	r.pending = r.pending[:0]
+	runtime.KeepAlive(out)
 	return out, err
 }
+
+// reap records the completions of this generation and returns how many.
+func (r *Ring) reap(out []Send) uint32 {
+	got := uint32(0)
+	head := atomic.LoadUint32(r.cqHead)
+	for tail := atomic.LoadUint32(r.cqTail); head != tail; head++ {
+		c := &r.cqes[head&r.cqMask]
+		if uint32(c.userData>>32) == r.gen && uint32(c.userData) < uint32(len(out)) {
+			out[uint32(c.userData)].Res = c.res
+			got++
+		}
+	}
+	atomic.StoreUint32(r.cqHead, head)
+	return got
+}
+
+// Broken reports why the ring refuses work, or nil while it works.
+func (r *Ring) Broken() error { return r.broken }
 
 // Close releases the ring.
 func (r *Ring) Close() error {

@@ -24,3 +24,8 @@ func (*Ring) Send(int32, []byte)     {}
 func (*Ring) Len() int               { return 0 }
 func (*Ring) Flush() ([]Send, error) { return nil, nil }
 func (*Ring) Close() error           { return nil }
+func (*Ring) Recv(int32, []byte)     {}
+func (*Ring) Broken() error          { return nil }
+
+// NotSubmitted is the result of an operation the kernel never took.
+const NotSubmitted = -1 << 31

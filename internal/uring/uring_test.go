@@ -145,3 +145,31 @@ func TestSendToClosedPeerFails(t *testing.T) {
 		t.Fatalf("send to a reset peer: %d, want -EPIPE or -ECONNRESET", last)
 	}
 }
+
+// A bad descriptor fails its own operation only, and the ring keeps
+// working for the next Flush.
+func TestBadDescriptorFailsAlone(t *testing.T) {
+	r := newRing(t, 4)
+	fds, _, clients := pairs(t, 1)
+	r.Send(-1, []byte("x"))
+	r.Send(fds[0], []byte("ok"))
+	sends, err := r.Flush()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sends[0].Res != -int32(syscall.EBADF) || sends[1].Res != 2 {
+		t.Fatalf("results %d, %d; want -EBADF and 2", sends[0].Res, sends[1].Res)
+	}
+	r.Send(fds[0], []byte("!"))
+	if sends, err = r.Flush(); err != nil || len(sends) != 1 || sends[0].Res != 1 {
+		t.Fatalf("next flush: %v %+v", err, sends)
+	}
+	got := make([]byte, 3)
+	_ = clients[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(clients[0], got); err != nil || string(got) != "ok!" {
+		t.Fatalf("read %q %v, want ok!", got, err)
+	}
+	if r.Broken() != nil {
+		t.Fatalf("ring broken: %v", r.Broken())
+	}
+}
