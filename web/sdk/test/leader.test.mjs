@@ -43,11 +43,14 @@ test('tabs elect one leader that relays; a successor resumes from the cursor', a
   await until(() => got.every((g) => g.length === 1));
   await until(() => tabs.every((r) => r.unread.total === 1 && r.cursor === 'cur1'));
 
+  const handover = Date.now();
   leader.close();
   const rest = tabs.filter((r) => r !== leader);
-  // Both may claim at once; the lower id wins and the other steps down.
+  // Both may claim at once; the lower id wins and the other steps down. A
+  // follower that has not yet heard the new leader's heartbeat may still
+  // claim, so wait until it has (_hb is when it last heard one).
   await until(() => rest.filter((r) => r.role === 'leader').length === 1 && rest.every((r) => r.state === 'open') &&
-    conns.filter((k) => !k.closed).length === 1);
+    conns.filter((k) => !k.closed).length === 1 && rest.every((r) => r.role === 'leader' || r._hb >= handover));
   const next = conns.find((k) => !k.closed);
   assert.equal(next.since, 'cur1', 'the successor resumes where the old leader stopped');
   assert.equal(conns.filter((k) => !k.closed).length, 1);
