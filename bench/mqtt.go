@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -77,13 +78,27 @@ func (t *mqttTransport) session(ctx context.Context, s *sub, ready func()) error
 	if err := wait(c.Connect(), cfg.ConnectTimeout); err != nil {
 		return fmt.Errorf("mqtt connect: %w", err)
 	}
-	defer c.Disconnect(0)
+	// paho may still be running a message handler after Disconnect(0)
+	// returns; s belongs to this session only until it returns, so the
+	// handler checks, under mu, that the session is still on.
+	var mu sync.Mutex
+	on := true
+	defer func() {
+		c.Disconnect(0)
+		mu.Lock()
+		on = false
+		mu.Unlock()
+	}()
 	topic := MQTTTopic(cfg.Topic)
 	if cfg.Mode == ModeNotify {
 		topic = MQTTInbox(s.user)
 	}
 	st := c.Subscribe(topic, cfg.MQTTQoS, func(_ mqtt.Client, m mqtt.Message) {
-		s.consume(m.Payload(), time.Now())
+		mu.Lock()
+		defer mu.Unlock()
+		if on {
+			s.consume(m.Payload(), time.Now())
+		}
 	})
 	if err := wait(st, cfg.ConnectTimeout); err != nil {
 		return fmt.Errorf("mqtt subscribe: %w", err)
