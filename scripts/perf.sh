@@ -13,7 +13,7 @@ dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 secret=perf-secret-0123456789 key=perf-key-0123456789
 taskset -c 0 "$bin" serve --http-addr 127.0.0.1:$port --mqtt-addr off --data-dir "$dir" \
-  --jwt-secret $secret --api-keys $key --log-level warn ${SERVER_FLAGS:-} >"$dir/server.log" 2>&1 &
+  --jwt-secret $secret --api-keys $key --allowed-origins http://localhost --log-level warn ${SERVER_FLAGS:-} >"$dir/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
