@@ -104,13 +104,13 @@ func (rs *reactors) serve(c net.Conn, buffered []byte, s *sub, parse func(*rconn
 	}
 	fd := -1
 	var derr error
-	if cerr := sc.Control(func(u uintptr) { fd, derr = unix.Dup(int(u)) }); cerr != nil || derr != nil {
+	dup := func(u uintptr) { fd, derr = unix.FcntlInt(u, unix.F_DUPFD_CLOEXEC, 0) } // one call: dup + close-on-exec
+	if cerr := sc.Control(dup); cerr != nil || derr != nil {
 		return false, nil
 	}
 	// The duplicate keeps the socket; closing the original takes it out
 	// of Go's poller.
 	_ = c.Close()
-	unix.CloseOnExec(fd)
 	rc := &rconn{fd: int32(fd), s: s, parse: parse, buf: make([]byte, 0, readBufSize), result: make(chan error, 1)}
 	rc.buf = append(rc.buf, buffered...)
 	if err := rc.consume(time.Now()); err != nil {

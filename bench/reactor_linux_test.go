@@ -10,6 +10,25 @@ import (
 	"time"
 )
 
+// loopbackPair returns both ends of a fresh loopback TCP connection; the
+// server end is closed when the test ends (the client end is the reactor's).
+func loopbackPair(t *testing.T) (cli, srv net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if cli, err = net.Dial("tcp", ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	if srv, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return cli, srv
+}
+
 // The shared readers parse the same frames as the goroutine reader,
 // however the bytes are split, and answer pings from the reactor.
 func TestReactorWebSocketFrames(t *testing.T) {
@@ -18,20 +37,7 @@ func TestReactorWebSocketFrames(t *testing.T) {
 		t.Skip("skipped: epoll or io_uring unavailable here")
 	}
 	defer rs.close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	cli, srv := loopbackPair(t)
 
 	r, s := newTestSub(10, true)
 	first := serverFrame(false, opText, []byte(`{"op":"event","data":{"t":1,`))
@@ -87,20 +93,7 @@ func TestReactorStop(t *testing.T) {
 		t.Skip("skipped: epoll or io_uring unavailable here")
 	}
 	defer rs.close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	cli, srv := loopbackPair(t)
 	_, s := newTestSub(10, false)
 	stop := make(chan struct{})
 	done := make(chan error, 1)

@@ -151,19 +151,16 @@ func (r *Ring) Size() int { return r.size }
 // Send queues a send of buf to fd and returns its index for Results. buf
 // must stay untouched until Flush returns; the caller must keep fd open
 // until then.
-func (r *Ring) Send(fd int32, buf []byte) {
-	if len(r.pending) == r.size {
-		panic("uring: more sends than the ring holds; Flush first")
-	}
-	r.pending = append(r.pending, Send{Fd: fd, Buf: buf, op: opSend})
-}
+func (r *Ring) Send(fd int32, buf []byte) { r.queue(opSend, fd, buf) }
 
 // Recv queues a non-blocking receive into buf, like Send.
-func (r *Ring) Recv(fd int32, buf []byte) {
+func (r *Ring) Recv(fd int32, buf []byte) { r.queue(opRecv, fd, buf) }
+
+func (r *Ring) queue(op uint8, fd int32, buf []byte) {
 	if len(r.pending) == r.size {
 		panic("uring: more operations than the ring holds; Flush first")
 	}
-	r.pending = append(r.pending, Send{Fd: fd, Buf: buf, op: opRecv})
+	r.pending = append(r.pending, Send{Fd: fd, Buf: buf, op: op})
 }
 
 // Len is the number of queued sends.
