@@ -74,11 +74,11 @@ func pickBatcher(log *slog.Logger) *batcher {
 
 // socketFD returns conn's descriptor when writes may go around it.
 func socketFD(conn net.Conn) (int32, bool) {
-	tc, ok := conn.(*net.TCPConn)
+	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return 0, false
 	}
-	rc, err := tc.SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return 0, false
 	}

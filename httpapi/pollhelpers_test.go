@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/reddot-dev/reddot/internal/front"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,7 +40,7 @@ func newEnvStore(t testing.TB, so sqlite.Options, opts ...envOpt) *env {
 		t.Fatal(err)
 	}
 	ho.Auth = a
-	srv := httptest.NewServer(httpapi.New(ho))
+	srv := serve(t, httpapi.New(ho))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		_ = eng.Drain(context.Background())
@@ -47,6 +48,29 @@ func newEnvStore(t testing.TB, so sqlite.Options, opts ...envOpt) *env {
 		_ = st.Close()
 	})
 	return &env{t: t, srv: srv, eng: eng, store: st, secret: []byte(testSecret)}
+}
+
+// plainNetHTTP makes newEnv serve with net/http alone, as
+// --direct-upgrade=false does; otherwise streams are taken by
+// internal/front first, as by default. No test here runs in parallel.
+var plainNetHTTP bool
+
+func withPlainNetHTTP(t testing.TB) {
+	plainNetHTTP = true
+	t.Cleanup(func() { plainNetHTTP = false })
+}
+
+func serve(t testing.TB, h http.Handler) *httptest.Server {
+	if plainNetHTTP {
+		return httptest.NewServer(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.URL = "http://" + srv.Listener.Addr().String()
+	f := &front.Front{Handler: h, Match: httpapi.Detaches, HeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { _ = f.Serve(srv.Listener, srv.Config); close(done) }()
+	t.Cleanup(func() { <-done }) // runs after the env's cleanup closes srv
+	return srv
 }
 
 func withHTTPOpts(f func(*httpapi.Options)) envOpt {

@@ -139,6 +139,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// Detaches reports whether a request is one whose connection this server
+// takes over from net/http (WebSocket, SSE and iframe streams), for a
+// listener that serves such requests without net/http's per-connection
+// state (internal/front). The handlers drop the hijacked buffers before
+// they return. MQTT over WebSocket (/mqtt) is not one: its library may keep
+// the hijacked write buffer.
+func Detaches(method, path string) bool {
+	return method == http.MethodGet && (path == "/v1/ws" || path == "/v1/sse" || path == "/v1/iframe")
+}
+
 func (s *Server) originAllowed(origin string) bool {
 	for _, o := range s.o.AllowedOrigins {
 		if o == "*" || strings.EqualFold(o, origin) {

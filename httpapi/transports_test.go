@@ -45,6 +45,11 @@ func sameJSON(t testing.TB, a, b []byte) bool {
 // clients as the identical event: same id, topic, seq, event, time, data,
 // and, for the same subscription, the same cursor.
 func TestSameEventOnEveryTransport(t *testing.T) {
+	t.Run("front", testSameEventOnEveryTransport)
+	t.Run("net/http", func(t *testing.T) { withPlainNetHTTP(t); testSameEventOnEveryTransport(t) })
+}
+
+func testSameEventOnEveryTransport(t *testing.T) {
 	e := newEnv(t)
 	tok := e.token("42")
 	sub := "topics=news&token=" + tok

@@ -41,6 +41,7 @@ type Config struct {
 	Demo            bool
 	PprofAddr       string
 	IOUring         bool
+	DirectUpgrade   bool
 
 	// MQTT broker settings (see docs/mqtt.md).
 	MQTTWebSocket        bool
@@ -149,6 +150,7 @@ var settings = []setting{
 	{"log-format", "text or json", "text", str(func(c *Config) *string { return &c.LogFormat })},
 	{"demo", "serve the demo page and a demo-only token endpoint", "false", boolean(func(c *Config) *bool { return &c.Demo })},
 	{"io-uring", "write streams through io_uring where the kernel allows it (Linux); false: one write(2) per connection", "true", boolean(func(c *Config) *bool { return &c.IOUring })},
+	{"direct-upgrade", "take WebSocket, SSE and iframe connection requests before net/http, so they skip its per-connection buffers; false: every request through net/http", "true", boolean(func(c *Config) *bool { return &c.DirectUpgrade })},
 	{"pprof-addr", "serve Go's /debug/pprof on this address (keep it private; empty: off)", "", str(func(c *Config) *string { return &c.PprofAddr })},
 	{"mqtt-ws", "serve MQTT over WebSocket at /mqtt on the HTTP port", "true", boolean(func(c *Config) *bool { return &c.MQTTWebSocket })},
 	{"mqtt-tls-addr", "MQTT over TLS listen address, used when mqtt-tls-cert and mqtt-tls-key are set, or off", ":8883", str(func(c *Config) *string { return &c.MQTTTLSAddr })},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reddot-dev/reddot/internal/front"
 	"io"
 	"log/slog"
 	"net"
@@ -133,7 +134,14 @@ func (m *Main) URL() string {
 // Run serves until ctx is done, then drains.
 func (m *Main) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- m.http.Serve(m.ln) }()
+	go func() {
+		if !m.Config.DirectUpgrade {
+			errc <- m.http.Serve(m.ln)
+			return
+		}
+		f := &front.Front{Handler: m.http.Handler, Match: httpapi.Detaches, HeaderTimeout: m.http.ReadHeaderTimeout, Log: m.Log}
+		errc <- f.Serve(m.ln, m.http)
+	}()
 	m.Log.Info("reddot serving", "http", m.ln.Addr().String(), "store", storeName(m.Config.Store), "bus", busName(m.Config.Bus))
 	fmt.Fprintf(m.Out, "reddot is up: %s\n", m.URL())
 	if m.Config.Demo {
