@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -104,6 +105,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOGC") == "" {
+		// The tool's heap is per-subscriber state made in a burst; collecting
+		// it less often leaves more of the tool's core for the connections it
+		// measures (about a tenth of its CPU during 10,000 connects).
+		debug.SetGCPercent(400)
+	}
 	sum, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return fail(stderr, err)
