@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -121,7 +122,11 @@ func (f *Front) serveConn(c net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req = req.WithContext(ctx)
 	w := &responseWriter{conn: c, br: br, header: make(http.Header, 8)}
-	f.Handler.ServeHTTP(w, req)
+	if !f.serveHTTP(w, req) {
+		cancel()
+		_ = c.Close() // the buffers may still be referenced: let them go
+		return
+	}
 	cancel()
 	if w.hijacked {
 		// The handler owns c and has dropped the buffers (it resets them
@@ -133,7 +138,9 @@ func (f *Front) serveConn(c net.Conn) {
 		release()
 		return
 	}
-	if err := w.finish(req); err != nil || req.Close || w.header.Get("Connection") == "close" {
+	// A request body the handler did not read would be taken for the next
+	// request: such a connection ends here.
+	if err := w.finish(req); err != nil || req.Close || req.ContentLength != 0 || w.header.Get("Connection") == "close" {
 		_ = c.Close()
 		release()
 		return
@@ -141,6 +148,21 @@ func (f *Front) serveConn(c net.Conn) {
 	// Keep-alive: whatever the client sends next is net/http's.
 	f.handOver(c, br)
 	release()
+}
+
+// serveHTTP runs the handler; false if it panicked, which is logged as
+// net/http logs it (http.ErrAbortHandler silently).
+func (f *Front) serveHTTP(w http.ResponseWriter, r *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				f.logger().Error("panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			}
+			ok = false
+		}
+	}()
+	f.Handler.ServeHTTP(w, r)
+	return true
 }
 
 // handOver gives c to the http.Server with the bytes br has buffered.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -28,7 +29,7 @@ func start(t *testing.T, h http.Handler) (addr string, srv *http.Server, wait fu
 		t.Fatal(err)
 	}
 	srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	f := &Front{Handler: h, HeaderTimeout: 2 * time.Second,
+	f := &Front{Handler: h, HeaderTimeout: 2 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Match: func(method, path string) bool { return method == http.MethodGet && strings.HasPrefix(path, "/stream") }}
 	done := make(chan struct{})
 	var serveErr error
@@ -74,6 +75,8 @@ func handler(s *served) http.Handler {
 					_, _ = conn.Write([]byte("echo " + line))
 				}
 			}()
+		case "/stream-panic":
+			panic("handler bug")
 		case "/stream-deny":
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
@@ -198,6 +201,21 @@ func TestMalformedAndOversizedHeads(t *testing.T) {
 	_, _ = io.WriteString(c4, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
 	if _, body := readResponse(t, br4); body != "path /ok" {
 		t.Fatalf("body %q", body)
+	}
+}
+
+func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
+	s := &served{}
+	addr, _, _ := start(t, handler(s))
+	c, br := dial(t, addr)
+	_, _ = io.WriteString(c, "GET /stream-panic HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read after a panic: %v, want EOF", err)
+	}
+	c2, br2 := dial(t, addr)
+	_, _ = io.WriteString(c2, "GET /stream?u=bo HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := http.ReadResponse(br2, nil); resp == nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("server after a panic: %v", resp)
 	}
 }
 
