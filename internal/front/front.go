@@ -102,7 +102,13 @@ func (f *Front) serveConn(c net.Conn) {
 		readers.Put(br)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(timeout))
-	method, path, ok := peekRequestLine(br)
+	method, path, ok, err := peekRequestLine(br)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		_ = c.Close() // no request head in time: net/http would close it too
+		release()
+		return
+	}
 	if !ok || !f.Match(method, path) {
 		f.handOver(c, br)
 		release()
@@ -179,17 +185,19 @@ func (f *Front) handOver(c net.Conn, br *bufio.Reader) {
 }
 
 // peekRequestLine waits until br holds a whole request head (or is full,
-// or the client stops) and returns its method and path without consuming
-// anything. ok is false when there is no complete head to judge.
-func peekRequestLine(br *bufio.Reader) (method, path string, ok bool) {
+// or reading fails) and returns its method and path without consuming
+// anything. ok is false when there is no complete head to judge; err is
+// the read error that stopped the wait, if any.
+func peekRequestLine(br *bufio.Reader) (method, path string, ok bool, err error) {
 	for {
-		_, err := br.Peek(br.Buffered() + 1) // wait for more
+		_, err = br.Peek(br.Buffered() + 1) // wait for more
 		b, _ := br.Peek(br.Buffered())
 		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-			return requestLine(b[:i])
+			method, path, ok = requestLine(b[:i])
+			return method, path, ok, nil
 		}
 		if err != nil || len(b) == bufSize {
-			return "", "", false
+			return "", "", false, err
 		}
 	}
 }

@@ -219,6 +219,20 @@ func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
 	}
 }
 
+func TestSilentClientIsClosedAfterHeaderTimeout(t *testing.T) {
+	addr, _, _ := start(t, handler(&served{}))
+	c, br := dial(t, addr)
+	_, _ = io.WriteString(c, "GET /stream HTTP/1.1\r\n") // and nothing more
+	began := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read: %v, want EOF", err)
+	}
+	// start() sets HeaderTimeout to 2 s; net/http's own 5 s must not be added.
+	if waited := time.Since(began); waited > 4*time.Second {
+		t.Fatalf("closed after %v", waited)
+	}
+}
+
 func TestShutdownStopsAccepting(t *testing.T) {
 	addr, srv, wait := start(t, handler(&served{}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
