@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"github.com/reddot-dev/reddot/internal/front"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/reddot-dev/reddot/auth"
 	"github.com/reddot-dev/reddot/engine"
 	"github.com/reddot-dev/reddot/httpapi"
+	"github.com/reddot-dev/reddot/internal/front"
 	"github.com/reddot-dev/reddot/membus"
 	"github.com/reddot-dev/reddot/sqlite"
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/reddot-dev/reddot/internal/front"
 	"io"
 	"log/slog"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/reddot-dev/reddot/auth"
 	"github.com/reddot-dev/reddot/engine"
 	"github.com/reddot-dev/reddot/httpapi"
+	"github.com/reddot-dev/reddot/internal/front"
 	"github.com/reddot-dev/reddot/web"
 )
 
