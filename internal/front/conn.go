@@ -17,25 +17,24 @@ import (
 // buffers an answer that is not a takeover and writes it with a
 // Content-Length when the handler returns.
 type responseWriter struct {
-	conn     net.Conn
-	br       *bufio.Reader
-	bw       *bufio.Writer
-	header   http.Header
-	status   int
-	body     bytes.Buffer
-	hijacked bool
+	conn   net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer // set by Hijack: the handler owns the connection
+	header http.Header
+	status int
+	body   bytes.Buffer
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
 
 func (w *responseWriter) WriteHeader(code int) {
-	if w.status == 0 && !w.hijacked {
+	if w.status == 0 && w.bw == nil {
 		w.status = code
 	}
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {
-	if w.hijacked {
+	if w.bw != nil {
 		return 0, http.ErrHijacked
 	}
 	w.WriteHeader(http.StatusOK)
@@ -45,10 +44,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // Hijack hands the connection over with pooled buffers; the handler must
 // not keep them past its return (httpapi resets both before returning).
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.hijacked {
+	if w.bw != nil {
 		return nil, nil, http.ErrHijacked
 	}
-	w.hijacked = true
 	w.bw = writers.Get().(*bufio.Writer)
 	w.bw.Reset(w.conn)
 	return w.conn, bufio.NewReadWriter(w.br, w.bw), nil

@@ -50,14 +50,13 @@ type Front struct {
 	HeaderTimeout time.Duration
 	Log           *slog.Logger
 
-	ln   *handoff
-	once sync.Once
+	ln *handoff
 }
 
 // Serve accepts connections on ln until srv is shut down or closed (which
 // closes ln), and returns what srv.Serve returned.
 func (f *Front) Serve(ln net.Listener, srv *http.Server) error {
-	f.once.Do(func() { f.ln = newHandoff(ln) })
+	f.ln = newHandoff(ln)
 	go f.accept(ln)
 	return srv.Serve(f.ln)
 }
@@ -134,13 +133,11 @@ func (f *Front) serveConn(c net.Conn) {
 		return
 	}
 	cancel()
-	if w.hijacked {
+	if w.bw != nil {
 		// The handler owns c and has dropped the buffers (it resets them
 		// before returning), so they can serve the next connection.
-		if w.bw != nil {
-			w.bw.Reset(nil)
-			writers.Put(w.bw)
-		}
+		w.bw.Reset(nil)
+		writers.Put(w.bw)
 		release()
 		return
 	}

@@ -98,6 +98,15 @@ func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	return c, bufio.NewReader(c)
 }
 
+// ask sends a raw request on c and reads the answer from br.
+func ask(t *testing.T, c net.Conn, br *bufio.Reader, raw string) (*http.Response, string) {
+	t.Helper()
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	return readResponse(t, br)
+}
+
 func readResponse(t *testing.T, br *bufio.Reader) (*http.Response, string) {
 	t.Helper()
 	resp, err := http.ReadResponse(br, nil)
@@ -150,8 +159,7 @@ func TestOtherRequestsGoToNetHTTPWithKeepAlive(t *testing.T) {
 	}
 	// HTTP/1.0 is left to net/http even on a stream path.
 	c2, br2 := dial(t, addr)
-	_, _ = io.WriteString(c2, "GET /stream-deny HTTP/1.0\r\n\r\n")
-	if resp, _ := readResponse(t, br2); resp.StatusCode != http.StatusForbidden || s.direct.Load() != 0 {
+	if resp, _ := ask(t, c2, br2, "GET /stream-deny HTTP/1.0\r\n\r\n"); resp.StatusCode != http.StatusForbidden || s.direct.Load() != 0 {
 		t.Fatalf("status %d, direct %d", resp.StatusCode, s.direct.Load())
 	}
 }
@@ -160,8 +168,7 @@ func TestRefusedStreamIsAnsweredThenConnectionContinues(t *testing.T) {
 	s := &served{}
 	addr, _, _ := start(t, handler(s))
 	c, br := dial(t, addr)
-	_, _ = io.WriteString(c, "GET /stream-deny HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp, body := readResponse(t, br)
+	resp, body := ask(t, c, br, "GET /stream-deny HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp.StatusCode != http.StatusForbidden || body != `{"error":{"code":"forbidden","message":"no"}}` ||
 		resp.Header.Get("Content-Type") != "application/json" || resp.ContentLength != int64(len(body)) {
 		t.Fatalf("got %d %q %v", resp.StatusCode, body, resp.Header)
@@ -170,8 +177,7 @@ func TestRefusedStreamIsAnsweredThenConnectionContinues(t *testing.T) {
 		t.Fatalf("direct %d, want 1", s.direct.Load())
 	}
 	// The same connection then serves an ordinary request through net/http.
-	_, _ = io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-	if _, body := readResponse(t, br); body != "path /next" {
+	if _, body := ask(t, c, br, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"); body != "path /next" {
 		t.Fatalf("body %q", body)
 	}
 }
@@ -181,14 +187,12 @@ func TestMalformedAndOversizedHeads(t *testing.T) {
 	addr, _, _ := start(t, handler(s))
 	// A stream request line with a broken header: 400, as net/http answers.
 	c, br := dial(t, addr)
-	_, _ = io.WriteString(c, "GET /stream HTTP/1.1\r\nHost x\r\n\r\n")
-	if resp, _ := readResponse(t, br); resp.StatusCode != http.StatusBadRequest {
+	if resp, _ := ask(t, c, br, "GET /stream HTTP/1.1\r\nHost x\r\n\r\n"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("status %d, want 400", resp.StatusCode)
 	}
 	// A head past the front's buffer goes to net/http, which still serves it.
 	c2, br2 := dial(t, addr)
-	_, _ = io.WriteString(c2, "GET /stream-deny HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 6000)+"\r\n\r\n")
-	if resp, _ := readResponse(t, br2); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := ask(t, c2, br2, "GET /stream-deny HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 6000)+"\r\n\r\n"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("status %d, want 403", resp.StatusCode)
 	}
 	if s.direct.Load() != 0 {
@@ -198,8 +202,7 @@ func TestMalformedAndOversizedHeads(t *testing.T) {
 	c3, _ := dial(t, addr)
 	c3.Close()
 	c4, br4 := dial(t, addr)
-	_, _ = io.WriteString(c4, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
-	if _, body := readResponse(t, br4); body != "path /ok" {
+	if _, body := ask(t, c4, br4, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"); body != "path /ok" {
 		t.Fatalf("body %q", body)
 	}
 }
