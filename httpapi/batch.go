@@ -143,7 +143,7 @@ func (b *batcher) add(p *pump) {
 		if final {
 			p.end()
 		} else {
-			p.settle(b)
+			p.settle()
 		}
 		return
 	}
@@ -166,9 +166,9 @@ func (b *batcher) flush() {
 			if it.final {
 				p.end()
 			} else if p.again.Load() || p.sess.More() {
-				b.enqueue(p)
+				p.schedule()
 			} else {
-				p.settle(b)
+				p.settle()
 			}
 		case s.Res >= 0 || s.Res == -int32(syscall.EAGAIN) || s.Res == uring.NotSubmitted:
 			// The socket buffer is full (or the ring did not take the

@@ -41,8 +41,10 @@ type pump struct {
 	// life against end(): while a batched send is in flight (fdBusy) the
 	// close is left to releaseFD, so the descriptor cannot be reused under
 	// the ring.
-	bat    *batcher
-	fd     int32
+	bat *batcher
+	fd  int32
+	// pace, when set, holds each pass for the server's write delay.
+	pace   *pacer
 	fdMu   sync.Mutex
 	fdBusy bool
 	closed bool
@@ -77,11 +79,26 @@ func (p *pump) start(expires time.Time, bat *batcher) {
 func (p *pump) kick() {
 	p.again.Store(true)
 	if p.running.CompareAndSwap(false, true) {
-		if p.bat != nil && !p.bat.failed.Load() {
-			p.bat.enqueue(p)
-		} else {
-			go p.run(nil, false)
-		}
+		p.schedule()
+	}
+}
+
+// schedule starts a pass of a pump marked running, after the write delay
+// when there is one.
+func (p *pump) schedule() {
+	if p.pace != nil {
+		p.pace.hold(p)
+		return
+	}
+	p.dispatch()
+}
+
+// dispatch starts a pass now: batched, or on the pump's own goroutine.
+func (p *pump) dispatch() {
+	if p.bat != nil && !p.bat.failed.Load() {
+		p.bat.enqueue(p)
+	} else {
+		go p.run(nil, false)
 	}
 }
 
@@ -136,6 +153,10 @@ func (p *pump) run(rest []byte, final bool) {
 				return
 			}
 			if p.again.Load() || p.sess.More() {
+				if p.pace != nil {
+					p.pace.hold(p)
+					return
+				}
 				continue
 			}
 		}
@@ -143,15 +164,19 @@ func (p *pump) run(rest []byte, final bool) {
 		if !p.again.Load() || !p.running.CompareAndSwap(false, true) {
 			return
 		}
+		if p.pace != nil {
+			p.pace.hold(p)
+			return
+		}
 	}
 }
 
 // settle ends a batched pass with nothing more to write; a kick that came
 // meanwhile schedules the next one.
-func (p *pump) settle(b *batcher) {
+func (p *pump) settle() {
 	p.running.Store(false)
 	if p.again.Load() && p.running.CompareAndSwap(false, true) {
-		b.enqueue(p)
+		p.schedule()
 	}
 }
 

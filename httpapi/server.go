@@ -35,6 +35,9 @@ type Options struct {
 	// NoIOUring writes every stream with its own write(2) even where
 	// io_uring is available (see batch.go).
 	NoIOUring bool
+	// WriteDelay holds each stream write for up to this long so that the
+	// events arriving meanwhile share it (see pace.go); 0 writes at once.
+	WriteDelay time.Duration
 
 	// Extra routes (demo, SDK, MQTT over WebSocket) mounted on the same mux.
 	Mount func(mux *http.ServeMux)
@@ -50,6 +53,7 @@ type Server struct {
 
 	rates rates
 	wheel *wheel
+	pace  *pacer // nil without a write delay
 }
 
 // New returns a Server with its routes.
@@ -87,7 +91,7 @@ func New(o Options) *Server {
 	if o.PingTimeout <= 0 {
 		o.PingTimeout = 10 * time.Second
 	}
-	s := &Server{eng: o.Engine, auth: o.Auth, log: o.Logger, o: o, mux: http.NewServeMux(), wheel: newWheel(o.Heartbeat)}
+	s := &Server{eng: o.Engine, auth: o.Auth, log: o.Logger, o: o, mux: http.NewServeMux(), wheel: newWheel(o.Heartbeat), pace: newPacer(o.WriteDelay)}
 	s.routes()
 	return s
 }

@@ -136,7 +136,7 @@ func (s *Server) detach(w http.ResponseWriter, r *http.Request, sess *engine.Ses
 	head.Write(preamble)
 	brw.Reader.Reset(nil)
 	brw.Writer.Reset(nil)
-	pm := &pump{conn: conn, sess: sess, enc: enc, wheel: s.wheel, timeout: s.o.PingTimeout}
+	pm := &pump{conn: conn, sess: sess, enc: enc, wheel: s.wheel, pace: s.pace, timeout: s.o.PingTimeout}
 	if !pm.write(head.Bytes()) {
 		_ = conn.Close()
 		sess.Close()

@@ -66,7 +66,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	brw.Writer.Reset(nil)
 	wc := &wsConn{s: s, sess: sess, p: p}
 	wc.lastRead.Store(time.Now().UnixNano())
-	wc.pm = &pump{conn: conn, sess: sess, enc: wsEncoder{}, wheel: s.wheel, timeout: s.o.PingTimeout, alwaysPing: true, idle: wc.alive}
+	wc.pm = &pump{conn: conn, sess: sess, enc: wsEncoder{}, wheel: s.wheel, pace: s.pace, timeout: s.o.PingTimeout, alwaysPing: true, idle: wc.alive}
 	wc.pm.start(p.Expires, s.batcher())
 	go wc.readLoop(src)
 }

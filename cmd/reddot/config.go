@@ -42,6 +42,7 @@ type Config struct {
 	PprofAddr       string
 	IOUring         bool
 	DirectUpgrade   bool
+	WriteDelay      time.Duration
 
 	// MQTT broker settings (see docs/mqtt.md).
 	MQTTWebSocket        bool
@@ -151,6 +152,7 @@ var settings = []setting{
 	{"demo", "serve the demo page and a demo-only token endpoint", "false", boolean(func(c *Config) *bool { return &c.Demo })},
 	{"io-uring", "write streams through io_uring where the kernel allows it (Linux); false: one write(2) per connection", "true", boolean(func(c *Config) *bool { return &c.IOUring })},
 	{"direct-upgrade", "take WebSocket, SSE and iframe connection requests before net/http, so they skip its per-connection buffers; false: every request through net/http", "true", boolean(func(c *Config) *bool { return &c.DirectUpgrade })},
+	{"write-delay", "hold each WebSocket/SSE/iframe write up to this long so events arriving meanwhile share it: fewer sends at high rates, that much more latency (at most 1s; 0: write at once)", "0s", duration(func(c *Config) *time.Duration { return &c.WriteDelay })},
 	{"pprof-addr", "serve Go's /debug/pprof on this address (keep it private; empty: off)", "", str(func(c *Config) *string { return &c.PprofAddr })},
 	{"mqtt-ws", "serve MQTT over WebSocket at /mqtt on the HTTP port", "true", boolean(func(c *Config) *bool { return &c.MQTTWebSocket })},
 	{"mqtt-tls-addr", "MQTT over TLS listen address, used when mqtt-tls-cert and mqtt-tls-key are set, or off", ":8883", str(func(c *Config) *string { return &c.MQTTTLSAddr })},
@@ -281,6 +283,9 @@ func (c *Config) validate() error {
 	}
 	if c.HTTPAddr == "" {
 		return fmt.Errorf("bad value for http-addr: empty")
+	}
+	if c.WriteDelay > time.Second {
+		return fmt.Errorf("bad value for write-delay: at most 1s (it adds that much latency to every event), got %s", c.WriteDelay)
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		"bad env":        {nil, map[string]string{"REDDOT_ALLOW_ANONYMOUS": "maybe"}, "REDDOT_ALLOW_ANONYMOUS"},
 		"bad origin":     {[]string{"--allowed-origins", "example.com"}, nil, "allowed-origins"},
 		"bad bus":        {[]string{"--bus", "kafka://x"}, nil, "bus"},
+		"long delay":     {[]string{"--write-delay", "2s"}, nil, "write-delay"},
 		"missing config": {[]string{"--config", "/nonexistent.yaml"}, nil, "config file"},
 	}
 	for name, c := range cases {
