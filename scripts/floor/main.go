@@ -29,12 +29,20 @@ func cpu() time.Duration {
 }
 
 func main() {
-	mode := flag.String("mode", "uring", "send with write or uring, or run the receiver (client)")
+	mode := flag.String("mode", "uring", "send with write or uring, or run the receiver (client); accept and connect: the two sides of the connect floor")
 	n := flag.Int("n", 10000, "connections")
 	addr := flag.String("addr", "127.0.0.1:19990", "loopback address to listen on / dial")
 	rate := flag.Int("rate", 2, "passes per second")
 	dur := flag.Duration("d", 8*time.Second, "how long to send")
 	flag.Parse()
+	switch *mode {
+	case "accept":
+		acceptFloor(*addr, *n)
+		return
+	case "connect":
+		connectFloor(*addr, *n)
+		return
+	}
 	if *mode == "client" {
 		done := make(chan struct{})
 		for range *n {
