@@ -9,8 +9,21 @@ import { after, before, test } from 'node:test';
 import { Proxy, ROOT, Server } from './lib/server.mjs';
 import { launch, newContext, screenshot, waitBadge } from './lib/browser.mjs';
 
-// example → the request path that shows it is subscribed
-const EXAMPLES = { poll: '/v1/poll?since', longpoll: '/v1/longpoll', iframe: '/v1/iframe', sse: '/v1/sse', websocket: '/v1/ws', mqtt: '/mqtt', sdk: '/v1/ws' };
+// example → [the request that subscribes, the request after it that shows
+// the subscription is in place]. A stream's page re-reads the unread counts
+// once the stream is open, and the server registers the subscription
+// before it answers; a poll that carries a cursor follows an answered one,
+// and so does a long poll. MQTT reports its SUBACK in window.subscribed.
+const UNREAD = '/v1/inbox/unread';
+const EXAMPLES = {
+  poll: ['/v1/poll?since'],
+  longpoll: ['/v1/longpoll'],
+  iframe: ['/v1/iframe', UNREAD],
+  sse: ['/v1/sse', UNREAD],
+  websocket: ['/v1/ws', UNREAD],
+  mqtt: ['/mqtt'],
+  sdk: ['/v1/ws', UNREAD],
+};
 
 let browser, pages, srv, proxy;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -43,7 +56,7 @@ after(async () => {
 });
 
 let user = 100;
-for (const [name, subscribed] of Object.entries(EXAMPLES)) {
+for (const [name, [subscribes, ready]] of Object.entries(EXAMPLES)) {
   test(`examples/${name}.html: live badge, nothing lost across a network cut`, async (t) => {
     if (name === 'mqtt' && (await fetch(srv.url + '/mqtt')).status === 404) {
       assert.notEqual(process.env.CI, 'true', 'MQTT over WebSocket (/mqtt) is not served');
@@ -58,11 +71,15 @@ for (const [name, subscribed] of Object.entries(EXAMPLES)) {
     const seen = proxy.paths.length;
     await page.goto(`${pages.origin}/${name}.html?server=${proxy.url}&user=${u}`);
     const t0 = Date.now();
-    while (!proxy.paths.slice(seen).some((p) => p.startsWith(subscribed))) {
-      assert.ok(Date.now() - t0 < 10000, `${name} never requested ${subscribed}: ${proxy.paths.slice(seen)}`);
-      await sleep(25);
+    const inPlace = () => {
+      const paths = proxy.paths.slice(seen);
+      const i = paths.findIndex((p) => p.startsWith(subscribes));
+      return i >= 0 && (!ready || paths.slice(i + 1).some((p) => p.startsWith(ready)));
+    };
+    while (!inPlace()) {
+      assert.ok(Date.now() - t0 < 10000, `${name} never requested ${subscribes} then ${ready}: ${proxy.paths.slice(seen)}`);
+      await sleep(25); // polling the proxy's request log
     }
-    await sleep(300);
     if (name === 'mqtt') {
       // Connected is not subscribed yet: a notification between the two
       // would show in the count but never arrive as a message.
