@@ -94,13 +94,22 @@ func (f *Front) serveConn(c net.Conn) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	_ = c.SetReadDeadline(time.Now().Add(timeout))
+	var src net.Conn = c
+	first, err := readFirst(c)
+	if err != nil {
+		_ = c.Close() // gone, or no request in time: net/http would close it too
+		return
+	}
+	if first != nil {
+		src = first
+	}
 	br := readers.Get().(*bufio.Reader)
-	br.Reset(c)
+	br.Reset(src)
 	release := func() {
 		br.Reset(nil)
 		readers.Put(br)
 	}
-	_ = c.SetReadDeadline(time.Now().Add(timeout))
 	method, path, ok, err := peekRequestLine(br)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -251,3 +251,41 @@ func TestShutdownStopsAccepting(t *testing.T) {
 		t.Fatal("listener still accepts after Shutdown")
 	}
 }
+
+// A client that sends its head in pieces (slow links, proxies that forward
+// as they read) is served the same: the first read takes only a fragment,
+// which must be replayed ahead of the rest, for a stream and for a request
+// handed to net/http.
+func TestHeadInPiecesIsServed(t *testing.T) {
+	s := &served{}
+	addr, _, _ := start(t, handler(s))
+	for _, tc := range []struct{ head, want string }{
+		{"GET /stream?u=bob HTTP/1.1\r\nHost: x\r\n\r\n", "hello bob\n"},
+		{"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", "path /plain"},
+	} {
+		c, br := dial(t, addr)
+		for _, piece := range []string{tc.head[:3], tc.head[3:17], tc.head[17:]} {
+			if _, err := io.WriteString(c, piece); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // a slow client, so the server reads a fragment at a time
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.head, err)
+		}
+		if tc.want == "path /plain" {
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != tc.want {
+				t.Fatalf("body %q, want %q", b, tc.want)
+			}
+			continue
+		}
+		if got, _ := br.ReadString('\n'); got != tc.want {
+			t.Fatalf("stream said %q, want %q", got, tc.want)
+		}
+	}
+	if s.direct.Load() != 1 {
+		t.Fatalf("%d requests took the direct path, want 1", s.direct.Load())
+	}
+}
