@@ -36,15 +36,16 @@ type pump struct {
 	// still alive (WebSocket pongs); false ends the pump.
 	idle func(now time.Time) bool
 
+	// pace, when set, holds each pass for the server's write delay.
+	pace *pacer
+
 	// bat, when set, writes this pump's passes through io_uring (see
 	// batch.go); fd is the socket it sends to. fdMu guards the socket's
 	// life against end(): while a batched send is in flight (fdBusy) the
 	// close is left to releaseFD, so the descriptor cannot be reused under
 	// the ring.
-	bat *batcher
-	fd  int32
-	// pace, when set, holds each pass for the server's write delay.
-	pace   *pacer
+	bat    *batcher
+	fd     int32
 	fdMu   sync.Mutex
 	fdBusy bool
 	closed bool
