@@ -192,7 +192,10 @@ func readFirst(c net.Conn) (*firstConn, error) {
 	err = rc.Read(func(fd uintptr) bool {
 		buf := firsts.Get().(*[]byte)
 		n, err := syscall.Read(int(fd), *buf)
-		if err == syscall.EAGAIN || err == syscall.EINTR {
+		for err == syscall.EINTR {
+			n, err = syscall.Read(int(fd), *buf)
+		}
+		if err == syscall.EAGAIN {
 			firsts.Put(buf)
 			return false // wait until readable
 		}
