@@ -43,6 +43,9 @@ type Config struct {
 	IOUring         bool
 	DirectUpgrade   bool
 	WriteDelay      time.Duration
+	ClientRetry     time.Duration
+	PollPage        int
+	PublicCacheTTL  time.Duration
 
 	// MQTT broker settings (see docs/mqtt.md).
 	MQTTWebSocket        bool
@@ -145,6 +148,9 @@ var settings = []setting{
 	{"max-users", "most recipients of one notification request", "1000", integer(func(c *Config) *int { return &c.MaxUsers })},
 	{"retention-events", "events kept per topic for resume", "10000", integer(func(c *Config) *int { return &c.RetentionEvents })},
 	{"retention-age", "how long events are kept for resume", "24h", duration(func(c *Config) *time.Duration { return &c.RetentionAge })},
+	{"client-retry", "reconnect delay suggested to SSE (retry:) and iframe clients", "2s", duration(func(c *Config) *time.Duration { return &c.ClientRetry })},
+	{"poll-page", "most events in one poll or long-poll answer (1 to 10000)", "100", integer(func(c *Config) *int { return &c.PollPage })},
+	{"public-cache-ttl", "Cache-Control max-age on anonymous polls of public topics, so a CDN can share them (0s: not cached)", "0s", duration(func(c *Config) *time.Duration { return &c.PublicCacheTTL })},
 	{"queue-size", "events buffered per connection before it is closed as too slow", "1024", integer(func(c *Config) *int { return &c.QueueSize })},
 	{"shutdown-timeout", "how long SIGTERM waits for in-flight work", "15s", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"log-level", "debug, info, warn or error", "info", str(func(c *Config) *string { return &c.LogLevel })},
@@ -283,6 +289,12 @@ func (c *Config) validate() error {
 	}
 	if c.HTTPAddr == "" {
 		return fmt.Errorf("bad value for http-addr: empty")
+	}
+	if c.PollPage < 1 || c.PollPage > 10000 {
+		return fmt.Errorf("bad value for poll-page: want 1 to 10000 events, got %d", c.PollPage)
+	}
+	if c.ClientRetry <= 0 {
+		return fmt.Errorf("bad value for client-retry: want a positive duration like 2s, got %s", c.ClientRetry)
 	}
 	if c.WriteDelay > time.Second {
 		return fmt.Errorf("bad value for write-delay: at most 1s (it adds that much latency to every event), got %s", c.WriteDelay)

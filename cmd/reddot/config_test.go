@@ -37,6 +37,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		"bad origin":     {[]string{"--allowed-origins", "example.com"}, nil, "allowed-origins"},
 		"bad bus":        {[]string{"--bus", "kafka://x"}, nil, "bus"},
 		"long delay":     {[]string{"--write-delay", "2s"}, nil, "write-delay"},
+		"empty page":     {[]string{"--poll-page", "0"}, nil, "poll-page"},
 		"missing config": {[]string{"--config", "/nonexistent.yaml"}, nil, "config file"},
 	}
 	for name, c := range cases {

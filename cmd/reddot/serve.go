@@ -82,7 +82,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Limits:       reddot.Limits{MaxDataBytes: c.MaxDataBytes, MaxUsers: c.MaxUsers},
 		MaxBodyBytes: int64(c.MaxBodyBytes), Heartbeat: c.Heartbeat,
 		LongPollWait: c.LongPollTimeout, LongPollMax: c.LongPollMax, NoIOUring: !c.IOUring,
-		WriteDelay: c.WriteDelay,
+		WriteDelay: c.WriteDelay, Retry: c.ClientRetry, PollPage: c.PollPage, PublicCacheTTL: c.PublicCacheTTL,
 		Mount: func(mux *http.ServeMux) {
 			m.mountMQTT(mux)
 			web.MountSDK(mux)
