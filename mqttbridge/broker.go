@@ -170,7 +170,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		_ = b.store.close()
 		return nil, err
 	}
-	b.ws = &wsListener{id: "ws", kick: b.disconnectListener}
+	b.ws = &wsListener{id: "ws", kick: b.disconnectListener, ready: make(chan struct{})}
 	if err := b.srv.AddListener(b.ws); err != nil {
 		_ = b.store.close()
 		return nil, err
@@ -216,7 +216,14 @@ func (b *Broker) Start(ctx context.Context) error {
 		return err
 	}
 	go b.checkpointLoop()
-	return nil
+	// mochi starts each listener on its own goroutine: without this wait a
+	// WebSocket client arriving right after Start got 503.
+	select {
+	case <-b.ws.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close stops the listeners, disconnects every client, saves persistent

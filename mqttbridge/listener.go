@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,17 +70,22 @@ func (l *netListener) Close(listeners.CloseFn) {
 type wsListener struct {
 	id        string
 	establish atomic.Pointer[listeners.EstablishFn]
+	ready     chan struct{} // closed once establish is set
+	readyOnce sync.Once
 	closed    atomic.Bool
 	kick      func(listener string)
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
 
-func (l *wsListener) ID() string                     { return l.id }
-func (l *wsListener) Address() string                { return "/mqtt" }
-func (l *wsListener) Protocol() string               { return "ws" }
-func (l *wsListener) Init(*slog.Logger) error        { return nil }
-func (l *wsListener) Serve(fn listeners.EstablishFn) { l.establish.Store(&fn) }
+func (l *wsListener) ID() string              { return l.id }
+func (l *wsListener) Address() string         { return "/mqtt" }
+func (l *wsListener) Protocol() string        { return "ws" }
+func (l *wsListener) Init(*slog.Logger) error { return nil }
+func (l *wsListener) Serve(fn listeners.EstablishFn) {
+	l.establish.Store(&fn)
+	l.readyOnce.Do(func() { close(l.ready) })
+}
 
 func (l *wsListener) Close(listeners.CloseFn) {
 	if l.closed.CompareAndSwap(false, true) {
