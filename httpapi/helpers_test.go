@@ -192,19 +192,20 @@ func (c *sseClient) read(ready chan struct{}) {
 
 func (c *sseClient) close() { c.cancel(); c.resp.Body.Close() }
 
-// next returns the next event, failing after timeout.
-func next(t testing.TB, ch <-chan wireEvent, timeout time.Duration) wireEvent {
+// next returns the next value (an event, a read), failing after timeout.
+func next[T any](t testing.TB, ch <-chan T, timeout time.Duration) T {
 	t.Helper()
+	var v T
 	select {
-	case ev, ok := <-ch:
+	case got, ok := <-ch:
 		if !ok {
 			t.Fatal("stream ended")
 		}
-		return ev
+		v = got
 	case <-time.After(timeout):
-		t.Fatalf("no event within %v", timeout)
+		t.Fatalf("nothing within %v", timeout)
 	}
-	return wireEvent{}
+	return v
 }
 
 // nextOf skips events whose name is not one of names.

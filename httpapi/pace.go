@@ -17,7 +17,6 @@ type pacer struct {
 
 	mu    sync.Mutex
 	held  []*pump
-	spare []*pump
 	armed bool
 }
 
@@ -44,16 +43,9 @@ func (g *pacer) hold(p *pump) {
 func (g *pacer) release() {
 	g.mu.Lock()
 	held := g.held
-	g.held, g.spare = g.spare[:0], nil
-	g.armed = false
+	g.held, g.armed = nil, false
 	g.mu.Unlock()
 	for _, p := range held {
 		p.dispatch()
 	}
-	clear(held)
-	g.mu.Lock()
-	if g.spare == nil && cap(held) <= 1<<16 {
-		g.spare = held[:0]
-	}
-	g.mu.Unlock()
 }

@@ -140,7 +140,11 @@ func (p *pump) run(rest []byte, final bool) {
 	}
 	bp := pumpBufs.Get().(*[]byte)
 	defer pumpBufs.Put(bp)
-	for {
+	for pass := 0; ; pass++ {
+		if pass > 0 && p.pace != nil {
+			p.pace.hold(p) // every further pass waits for the write delay too
+			return
+		}
 		b, final := p.fill((*bp)[:0])
 		*bp = b
 		if final {
@@ -154,19 +158,11 @@ func (p *pump) run(rest []byte, final bool) {
 				return
 			}
 			if p.again.Load() || p.sess.More() {
-				if p.pace != nil {
-					p.pace.hold(p)
-					return
-				}
 				continue
 			}
 		}
 		p.running.Store(false)
 		if !p.again.Load() || !p.running.CompareAndSwap(false, true) {
-			return
-		}
-		if p.pace != nil {
-			p.pace.hold(p)
 			return
 		}
 	}

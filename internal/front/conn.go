@@ -83,19 +83,25 @@ func (w *responseWriter) finish(req *http.Request) error {
 }
 
 // prefixConn replays bytes already read from a connection before reading
-// on from it.
+// on from it. pooled, when set, is the buffer pre lies in; it goes back to
+// firsts once pre is consumed.
 type prefixConn struct {
 	net.Conn
-	pre []byte
+	pre    []byte
+	pooled *[]byte
 }
 
 func (c *prefixConn) Read(b []byte) (int, error) {
-	if len(c.pre) > 0 {
-		n := copy(b, c.pre)
-		c.pre = c.pre[n:]
-		return n, nil
+	if len(c.pre) == 0 {
+		return c.Conn.Read(b)
 	}
-	return c.Conn.Read(b)
+	n := copy(b, c.pre)
+	c.pre = c.pre[n:]
+	if len(c.pre) == 0 && c.pooled != nil {
+		firsts.Put(c.pooled)
+		c.pooled = nil
+	}
+	return n, nil
 }
 
 // SyscallConn exposes the socket (httpapi writes streams around net.Conn
@@ -174,11 +180,10 @@ var firsts = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }
 // holding a buffer while it waits: in a burst of connects thousands of
 // connections wait for their request at once, and a 4 KiB reader for each
 // was a quarter of the bytes a connect allocated. The bytes come back as a
-// connection that replays them first (its buffer returns to the pool once
-// they are consumed). It returns nil, nil for a connection that is not a
-// socket, which the caller then reads the usual way; an error means the
-// client left, or sent nothing before c's read deadline.
-func readFirst(c net.Conn) (*firstConn, error) {
+// connection that replays them first. It returns nil, nil for a connection
+// that is not a socket, which the caller then reads the usual way; an
+// error means the client left, or sent nothing before c's read deadline.
+func readFirst(c net.Conn) (*prefixConn, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return nil, nil
@@ -187,7 +192,7 @@ func readFirst(c net.Conn) (*firstConn, error) {
 	if err != nil {
 		return nil, nil
 	}
-	fc := &firstConn{Conn: c}
+	pc := &prefixConn{Conn: c}
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
 		buf := firsts.Get().(*[]byte)
@@ -195,17 +200,16 @@ func readFirst(c net.Conn) (*firstConn, error) {
 		for err == syscall.EINTR {
 			n, err = syscall.Read(int(fd), *buf)
 		}
-		if err == syscall.EAGAIN {
+		switch {
+		case err == syscall.EAGAIN:
 			firsts.Put(buf)
 			return false // wait until readable
-		}
-		switch {
 		case err != nil:
 			rerr = err
 		case n == 0:
 			rerr = io.EOF
 		default:
-			fc.buf, fc.head = buf, (*buf)[:n]
+			pc.pre, pc.pooled = (*buf)[:n], buf
 			return true
 		}
 		firsts.Put(buf)
@@ -217,26 +221,5 @@ func readFirst(c net.Conn) (*firstConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fc, nil
-}
-
-// firstConn replays the bytes of its first read before reading on from
-// the connection.
-type firstConn struct {
-	net.Conn
-	buf  *[]byte // pooled; nil once head is consumed
-	head []byte
-}
-
-func (c *firstConn) Read(b []byte) (int, error) {
-	if c.buf == nil {
-		return c.Conn.Read(b)
-	}
-	n := copy(b, c.head)
-	c.head = c.head[n:]
-	if len(c.head) == 0 {
-		firsts.Put(c.buf)
-		c.buf = nil
-	}
-	return n, nil
+	return pc, nil
 }
