@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,18 +75,54 @@ func TestConcurrentSubscribeAndPublish(t *testing.T) {
 	}
 }
 
-func BenchmarkFanout1000(b *testing.B) {
+func BenchmarkFanout1000(b *testing.B)  { benchFanout(b, 1000) }
+func BenchmarkFanout10000(b *testing.B) { benchFanout(b, 10000) }
+
+func benchFanout(b *testing.B, n int) {
 	h := hub.New(64)
-	for i := 0; i < 1000; i++ {
+	for range n {
 		h.Subscribe("news", &counter{})
 	}
 	ev := &reddot.Event{Topic: "news", Seq: 1}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for b.Loop() {
 		h.Publish(ev)
 	}
-	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+type recorder struct {
+	id  int
+	log *[]int
+}
+
+func (r *recorder) Deliver(*reddot.Event) { *r.log = append(*r.log, r.id) }
+
+// A publish reaches subscribers in the order they joined (the last one
+// taking the place of one that left), so a broadcast walks connections in
+// the order they were made.
+func TestPublishWalksSubscribersInJoinOrder(t *testing.T) {
+	h := hub.New(4)
+	var log []int
+	subs := make([]*recorder, 6)
+	for i := range subs {
+		subs[i] = &recorder{id: i, log: &log}
+		h.Subscribe("news", subs[i])
+	}
+	h.Subscribe("news", subs[2]) // again: no second copy
+	h.Publish(&reddot.Event{Topic: "news", Seq: 1})
+	if want := []int{0, 1, 2, 3, 4, 5}; !slices.Equal(log, want) {
+		t.Fatalf("order %v, want %v", log, want)
+	}
+	log = nil
+	h.Unsubscribe("news", subs[1])
+	h.Unsubscribe("news", subs[5]) // the last: nothing moves
+	h.Unsubscribe("news", subs[5])
+	h.Publish(&reddot.Event{Topic: "news", Seq: 2})
+	if want := []int{0, 4, 2, 3}; !slices.Equal(log, want) {
+		t.Fatalf("order after leaving %v, want %v", log, want)
+	}
 }
 
 func TestHeadIsKnownWhileTheTopicHasSubscribers(t *testing.T) {
