@@ -3,6 +3,7 @@ package reddot
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"strings"
 )
 
 // Position is how far a subscription has read one topic.
@@ -43,13 +44,9 @@ func (c Cursor) AppendEncode(dst []byte, user string) []byte {
 	b = append(b, cursorVersion)
 	b = binary.BigEndian.AppendUint32(b, c.Epoch)
 	b = binary.AppendUvarint(b, uint64(len(c.Positions)))
-	inbox := ""
-	if ValidUser(user) {
-		inbox = InboxTopic(user)
-	}
 	for _, p := range c.Positions {
 		switch {
-		case inbox != "" && p.Topic == inbox:
+		case isInboxOf(p.Topic, user):
 			b = append(b, kindInbox)
 		case p.Topic == BroadcastTopic:
 			b = append(b, kindBroadcast)
@@ -64,6 +61,13 @@ func (c Cursor) AppendEncode(dst []byte, user string) []byte {
 	dst = append(dst, make([]byte, n)...)
 	b64.Encode(dst[len(dst)-n:], b)
 	return dst
+}
+
+// isInboxOf reports whether topic is user's inbox stream, without building
+// its name: cursors are encoded on every delivery.
+func isInboxOf(topic, user string) bool {
+	u, ok := strings.CutPrefix(topic, InboxPrefix)
+	return ok && u == user && ValidUser(user)
 }
 
 // DecodeCursor parses an opaque cursor of user's subscription.
