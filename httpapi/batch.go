@@ -165,7 +165,7 @@ func (b *batcher) flush() {
 			p.writeMu.Unlock()
 			if it.final {
 				p.end()
-			} else if p.again.Load() || p.sess.More() {
+			} else if p.again.Load() || p.more {
 				p.schedule()
 			} else {
 				p.settle()

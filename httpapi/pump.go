@@ -36,6 +36,11 @@ type pump struct {
 	// still alive (WebSocket pongs); false ends the pump.
 	idle func(now time.Time) bool
 
+	// more says the last fill left work in the session that no kick will
+	// announce (a catch-up page); owned by the running pass. It is read
+	// while the session is still in cache rather than after the sends.
+	more bool
+
 	// pace, when set, holds each pass for the server's write delay.
 	pace *pacer
 
@@ -117,6 +122,7 @@ func (p *pump) fill(b []byte) (out []byte, end bool) {
 	if err != nil {
 		return p.enc.closing(b, err), true
 	}
+	p.more = p.sess.More()
 	for _, o := range outs {
 		b = p.enc.event(b, o)
 	}
@@ -157,7 +163,7 @@ func (p *pump) run(rest []byte, final bool) {
 				p.end()
 				return
 			}
-			if p.again.Load() || p.sess.More() {
+			if p.again.Load() || p.more {
 				continue
 			}
 		}
